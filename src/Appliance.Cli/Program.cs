@@ -1,1 +1,2 @@
-﻿Console.WriteLine("Hello, World!");
+// appliancectl is built in the operations-surface work.
+return 0;
