@@ -1,0 +1,528 @@
+using System.Buffers;
+using Appliance.Core.Records;
+using FASTER.core;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Buffer;
+
+/// <summary>
+/// One priority lane: its own FasterLog, quota and full policy. Appends are thread-safe. Lock order (to stay
+/// deadlock free): a lane's delivery gate before its lock, and a higher-priority lane before a lower one.
+/// </summary>
+public sealed class BufferLane : IDisposable
+{
+    // FasterLog entry header with a per-entry checksum: 4 bytes length + 8 bytes checksum; entries are 4-byte aligned.
+    internal const int EntryHeaderBytes = 12;
+
+    private readonly DurableBuffer _owner;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly ArrayBufferWriter<byte> _encoder = new(4096);
+    private readonly GapAccumulator _pendingGaps = new();
+    private readonly LaneState _state;
+    private LaneState _durableState;
+    private long _version;
+    private long _durableVersion;
+    private long _uncommittedBytes;
+    private TaskCompletionSource _durableSignal = NewSignal();
+    private TaskCompletionSource _spaceSignal = NewSignal();
+
+    internal BufferLane(DurableBuffer owner, LaneOptions options, int priority, FasterLog log, LaneState recovered, ILogger logger)
+    {
+        _owner = owner;
+        Options = options;
+        Priority = priority;
+        Log = log;
+        _logger = logger;
+        _state = recovered;
+        _durableState = recovered.Clone();
+        Reader = new LaneReader(this);
+    }
+
+    /// <summary>Lane name.</summary>
+    public string Name => Options.Name;
+
+    /// <summary>0 for the highest-priority lane, then 1, 2, ...</summary>
+    public int Priority { get; }
+
+    /// <summary>The lane's settings.</summary>
+    public LaneOptions Options { get; }
+
+    /// <summary>The single reader that hands out batches for delivery.</summary>
+    public LaneReader Reader { get; }
+
+    internal FasterLog Log { get; }
+
+    /// <summary>Serializes delivery (a lease) against eviction, so a batch is never both delivered and counted as dropped.</summary>
+    internal SemaphoreSlim DeliveryGate { get; } = new(1, 1);
+
+    /// <summary>Log bytes held by the lane: from the oldest undelivered entry to the tail (including entry headers).</summary>
+    public long BufferedBytes => Log.TailAddress - Log.BeginAddress;
+
+    /// <summary>Address of the oldest undelivered entry.</summary>
+    public long BeginAddress => Log.BeginAddress;
+
+    /// <summary>Address after the last appended entry.</summary>
+    public long TailAddress => Log.TailAddress;
+
+    /// <summary>Address up to which entries are durable.</summary>
+    public long CommittedUntilAddress => Log.CommittedUntilAddress;
+
+    /// <summary>A consistent snapshot of the lane's counters.</summary>
+    public LaneStats GetStats()
+    {
+        _lock.Wait();
+        try
+        {
+            var dropped = new Dictionary<DropReason, long>();
+            foreach (var r in Enum.GetValues<DropReason>())
+            {
+                dropped[r] = _state.DroppedRecords[(int)r];
+            }
+
+            return new LaneStats(Name, Priority, BufferedBytes, _state.AppendedRecords - _state.RemovedRecords, _state.AppendedRecords, dropped, Options.QuotaBytes);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Appends a record, applying the lane's full policy. The record is durable only after a later group commit;
+    /// wait with <see cref="DurableBuffer.WhenDurableAsync"/> before acknowledging it upstream.
+    /// </summary>
+    public async ValueTask<AppendResult> AppendAsync(EdgeRecord record, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        _owner.ThrowIfFaulted();
+        var nowMs = _owner.Time.GetUtcNow().ToUnixTimeMilliseconds();
+        await _lock.WaitAsync(cancellationToken);
+        var haveGate = false;
+        try
+        {
+            _encoder.ResetWrittenCount();
+            EntryCodec.WriteRecord(_encoder, record, nowMs);
+            var size = EntrySize(_encoder.WrittenCount);
+            if (size > (1L << _owner.Options.PageSizeBits) - 64)
+            {
+                throw new ArgumentException($"record of {_encoder.WrittenCount} bytes does not fit a log page (2^{_owner.Options.PageSizeBits} bytes); raise Buffer:PageSizeBits", nameof(record));
+            }
+
+            while (!Fits(size))
+            {
+                switch (Options.FullPolicy)
+                {
+                    case FullPolicy.DropNewest:
+                        if (OwnQuotaExceeded(size) || !await _owner.EvictLowerLanesAsync(this, size, nowMs, cancellationToken))
+                        {
+                            DropLocked(record.Source, nowMs);
+                            return new AppendResult(AppendStatus.Dropped, -1);
+                        }
+
+                        break;
+
+                    case FullPolicy.Block:
+                        if (OwnQuotaExceeded(size) || !await _owner.EvictLowerLanesAsync(this, size, nowMs, cancellationToken))
+                        {
+                            return new AppendResult(AppendStatus.Blocked, -1);
+                        }
+
+                        break;
+
+                    case FullPolicy.DropOldest:
+                        if (!haveGate)
+                        {
+                            // Eviction must not race a delivery in progress: take the gate first (lock order: gate, then lock).
+                            _lock.Release();
+                            try
+                            {
+                                await DeliveryGate.WaitAsync(cancellationToken);
+                                haveGate = true;
+                            }
+                            finally
+                            {
+                                await _lock.WaitAsync(CancellationToken.None);
+                            }
+
+                            continue;
+                        }
+
+                        if (!OwnQuotaExceeded(size) && await _owner.EvictLowerLanesAsync(this, size, nowMs, cancellationToken))
+                        {
+                            continue;
+                        }
+
+                        var need = Math.Max(BufferedBytes + size - Options.QuotaBytes, _owner.TotalBufferedBytes + size - _owner.Options.TotalBudgetBytes);
+                        if (!await EvictOldestLockedAsync(need, DropReason.DropOldest, nowMs, long.MaxValue, cancellationToken))
+                        {
+                            // Nothing evictable in this lane (all budget held by higher lanes): the new record cannot be kept.
+                            DropLocked(record.Source, nowMs);
+                            return new AppendResult(AppendStatus.Dropped, -1);
+                        }
+
+                        break;
+                }
+            }
+
+            var address = EnqueueLocked(_encoder.WrittenSpan);
+            _state.AppendedRecords++;
+            _state.Advance(record.Source);
+            _version++;
+            return new AppendResult(AppendStatus.Accepted, address);
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or ArgumentException or BufferException))
+        {
+            throw _owner.Fault("append failed", e);
+        }
+        finally
+        {
+            _lock.Release();
+            if (haveGate)
+            {
+                DeliveryGate.Release();
+            }
+        }
+    }
+
+    /// <summary>Completes when space may have been freed in this lane or the buffer (a delivery, eviction or expiry).</summary>
+    public Task WaitForSpaceAsync(CancellationToken cancellationToken = default) => Volatile.Read(ref _spaceSignal).Task.WaitAsync(cancellationToken);
+
+    /// <summary>Releases the lane's log.</summary>
+    public void Dispose()
+    {
+        Reader.Dispose();
+        Log.Dispose();
+        _lock.Dispose();
+        DeliveryGate.Dispose();
+    }
+
+    internal void OwnerThrowIfFaulted() => _owner.ThrowIfFaulted();
+
+    internal Exception OwnerFault(string reason, Exception e) => _owner.Fault(reason, e);
+
+    internal static int EntrySize(int payload) => EntryHeaderBytes + ((payload + 3) & ~3);
+
+    internal long Version => Interlocked.Read(ref _version);
+
+    internal LaneState DurableState => Volatile.Read(ref _durableState);
+
+    internal bool OwnQuotaExceeded(long size) => BufferedBytes + size > Options.QuotaBytes;
+
+    private bool Fits(long size) => !OwnQuotaExceeded(size) && _owner.TotalBufferedBytes + size <= _owner.Options.TotalBudgetBytes;
+
+    private long EnqueueLocked(ReadOnlySpan<byte> entry)
+    {
+        var address = Log.Enqueue(entry);
+        _uncommittedBytes += EntrySize(entry.Length);
+        if (_uncommittedBytes >= _owner.Options.CommitBytes)
+        {
+            _owner.RequestCommit();
+        }
+        else
+        {
+            _owner.NoteUncommitted();
+        }
+
+        return address;
+    }
+
+    private void DropLocked(SourcePosition pos, long nowMs)
+    {
+        _pendingGaps.Add(DropReason.DropNewest, pos, nowMs);
+        _state.DroppedRecords[(int)DropReason.DropNewest]++;
+        _state.Advance(pos);
+        _version++;
+        _owner.NoteDropped(this, DropReason.DropNewest, 1);
+        _owner.NoteUncommitted();
+    }
+
+    /// <summary>Evicts from a lower lane on behalf of a higher one. Takes this lane's gate and lock.</summary>
+    internal async ValueTask<long> EvictForHigherLaneAsync(long need, long nowMs, CancellationToken ct)
+    {
+        await DeliveryGate.WaitAsync(ct);
+        try
+        {
+            await _lock.WaitAsync(ct);
+            try
+            {
+                var before = BufferedBytes;
+                await EvictOldestLockedAsync(need, DropReason.PriorityEviction, nowMs, long.MaxValue, ct);
+                return before - BufferedBytes;
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+        finally
+        {
+            DeliveryGate.Release();
+        }
+    }
+
+    /// <summary>Drops records older than the lane's TTL. Takes the gate and the lock.</summary>
+    internal async ValueTask ExpireAsync(long nowMs, CancellationToken ct)
+    {
+        if (Options.Ttl is not { } ttl || Log.BeginAddress >= Log.CommittedUntilAddress)
+        {
+            return;
+        }
+
+        await DeliveryGate.WaitAsync(ct);
+        try
+        {
+            await _lock.WaitAsync(ct);
+            try
+            {
+                await EvictOldestLockedAsync(long.MaxValue, DropReason.Ttl, nowMs, nowMs - (long)ttl.TotalMilliseconds, ct);
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+        finally
+        {
+            DeliveryGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Evicts committed entries from the head until at least <paramref name="need"/> bytes are freed, stopping at the
+    /// first entry buffered at or after <paramref name="appendedBeforeMs"/>. Caller holds the gate and the lock.
+    /// Returns false when nothing could be evicted.
+    /// </summary>
+    private async ValueTask<bool> EvictOldestLockedAsync(long need, DropReason reason, long nowMs, long appendedBeforeMs, CancellationToken ct)
+    {
+        var begin = Log.BeginAddress;
+        var end = Log.CommittedUntilAddress;
+        if (begin >= end)
+        {
+            if (Log.TailAddress > begin && need != long.MaxValue)
+            {
+                // Only uncommitted entries: commit them first so they can be evicted consistently.
+                _lock.Release();
+                try
+                {
+                    await _owner.CommitLaneAsync(this, ct);
+                }
+                finally
+                {
+                    await _lock.WaitAsync(CancellationToken.None);
+                }
+
+                end = Log.CommittedUntilAddress;
+            }
+
+            if (begin >= end)
+            {
+                return false;
+            }
+        }
+
+        var freedTo = begin;
+        long records = 0;
+        using (var it = Log.Scan(begin, end, recover: false))
+        {
+            while (freedTo - begin < need && freedTo < end)
+            {
+                byte[] bytes;
+                int len;
+                long cur, next;
+                try
+                {
+                    if (!it.GetNext(out bytes, out len, out cur, out next))
+                    {
+                        if (it.NextAddress >= end || !await it.WaitAsync(ct))
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+                }
+                catch (FasterException e)
+                {
+                    throw new BufferCorruptionException($"lane '{Name}': committed entry at or after address {it.NextAddress} failed its checksum while evicting", e);
+                }
+
+                var entry = Decode(bytes, len, cur, next);
+                if (entry.AppendedAtMs >= appendedBeforeMs)
+                {
+                    break;
+                }
+
+                if (entry.Record is { } r)
+                {
+                    _pendingGaps.Add(reason, r.Source, nowMs);
+                    records++;
+                }
+                else if (entry.Gap is { } g)
+                {
+                    // Never lose an accounting record: carry evicted gap markers forward.
+                    _pendingGaps.AddMarker(g);
+                }
+
+                freedTo = next;
+            }
+        }
+
+        if (freedTo == begin)
+        {
+            return false;
+        }
+
+        Log.TruncateUntil(freedTo);
+        _state.RemovedRecords += records;
+        _state.DroppedRecords[(int)reason] += records;
+        _version++;
+        Reader.OnEvicted(freedTo);
+        _owner.NoteDropped(this, reason, records);
+        _owner.NoteUncommitted();
+        SignalSpace();
+        return true;
+    }
+
+    internal BufferEntry Decode(byte[] bytes, int len, long address, long next)
+    {
+        try
+        {
+            return EntryCodec.Read(bytes.AsSpan(0, len), address, next, Name);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentOutOfRangeException or IndexOutOfRangeException)
+        {
+            throw new BufferCorruptionException($"lane '{Name}': entry at address {address} ({len} bytes) cannot be decoded: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Marks a delivered prefix as removed. Caller holds the delivery gate.</summary>
+    internal async ValueTask AckAsync(long untilAddress, int records)
+    {
+        await _lock.WaitAsync();
+        try
+        {
+            if (untilAddress > Log.BeginAddress)
+            {
+                Log.TruncateUntil(untilAddress);
+                _state.RemovedRecords += records;
+                _version++;
+                _owner.NoteUncommitted();
+            }
+        }
+        catch (Exception e) when (e is not BufferException)
+        {
+            throw _owner.Fault("truncate after delivery failed", e);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+
+        SignalSpace();
+    }
+
+    /// <summary>
+    /// Starts a commit if anything changed: writes pending gap markers, then commits with the lane state as cookie.
+    /// Returns the version and state covered, and the task that completes when the commit is durable; null if nothing to do.
+    /// </summary>
+    internal async ValueTask<(long Version, LaneState State, long Tail, long CommitNum)?> BeginCommitAsync(CancellationToken ct)
+    {
+        await _lock.WaitAsync(ct);
+        try
+        {
+            if (_version == Interlocked.Read(ref _durableVersion) && _pendingGaps.IsEmpty)
+            {
+                return null;
+            }
+
+            if (!_pendingGaps.IsEmpty)
+            {
+                var nowMs = _owner.Time.GetUtcNow().ToUnixTimeMilliseconds();
+                foreach (var marker in _pendingGaps.Drain(Name))
+                {
+                    _encoder.ResetWrittenCount();
+                    EntryCodec.WriteGap(_encoder, marker, nowMs);
+                    EnqueueLocked(_encoder.WrittenSpan);
+                    BufferLog.Dropped(_logger, Name, marker.Count, marker.Reason.ToLabel());
+                }
+
+                _version++;
+            }
+
+            var snapshot = _state.Clone();
+            var version = _version;
+            if (!Log.CommitStrongly(out var tail, out var commitNum, spinWait: false, cookie: snapshot.Serialize()))
+            {
+                throw new InvalidOperationException("FasterLog refused to schedule a commit");
+            }
+
+            _uncommittedBytes = 0;
+            return (version, snapshot, tail, commitNum);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    internal void CompleteCommit(long version, LaneState state)
+    {
+        lock (_encoder)
+        {
+            // Commits complete in order, but the commit loop and an eviction may both wait on one: never go back.
+            if (version <= Interlocked.Read(ref _durableVersion))
+            {
+                return;
+            }
+
+            Volatile.Write(ref _durableState, state);
+            Interlocked.Exchange(ref _durableVersion, version);
+        }
+
+        var old = Interlocked.Exchange(ref _durableSignal, NewSignal());
+        old.TrySetResult();
+    }
+
+    internal void FailWaiters(Exception e)
+    {
+        Volatile.Read(ref _durableSignal).TrySetException(e);
+        Volatile.Read(ref _spaceSignal).TrySetException(e);
+    }
+
+    /// <summary>Waits until every change up to <paramref name="version"/> is durable.</summary>
+    internal async ValueTask WaitDurableAsync(long version, CancellationToken ct)
+    {
+        while (Interlocked.Read(ref _durableVersion) < version)
+        {
+            _owner.ThrowIfFaulted();
+            var signal = Volatile.Read(ref _durableSignal).Task;
+            if (Interlocked.Read(ref _durableVersion) >= version)
+            {
+                break;
+            }
+
+            await signal.WaitAsync(ct);
+        }
+    }
+
+    internal bool HasUncommittedChanges => _version != Interlocked.Read(ref _durableVersion) || !_pendingGaps.IsEmpty;
+
+    internal void SignalSpace()
+    {
+        var old = Interlocked.Exchange(ref _spaceSignal, NewSignal());
+        old.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>A snapshot of one lane's counters.</summary>
+/// <param name="Lane">Lane name.</param>
+/// <param name="Priority">0 = highest.</param>
+/// <param name="BufferedBytes">Log bytes held (oldest undelivered entry to tail).</param>
+/// <param name="BufferedRecords">Records held (appended minus delivered and dropped).</param>
+/// <param name="AppendedRecords">Records appended since the lane was created.</param>
+/// <param name="DroppedRecords">Records dropped since the lane was created, by reason.</param>
+/// <param name="QuotaBytes">The lane's quota.</param>
+public sealed record LaneStats(string Lane, int Priority, long BufferedBytes, long BufferedRecords, long AppendedRecords, IReadOnlyDictionary<DropReason, long> DroppedRecords, long QuotaBytes);

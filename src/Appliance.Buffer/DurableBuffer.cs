@@ -1,0 +1,520 @@
+using System.ComponentModel.DataAnnotations;
+using System.Diagnostics;
+using Appliance.Core.Records;
+using FASTER.core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Appliance.Buffer;
+
+/// <summary>
+/// The durable priority buffer: one FasterLog per lane under one data directory, group-committed, bounded by a
+/// total budget and per-lane quotas. Contract: a record appended and then covered by <see cref="WhenDurableAsync"/>
+/// survives process kill and power loss (as far as the device honours O_SYNC); recovery returns exactly the committed
+/// entries, in order, per lane. Faults are sticky (<see cref="BufferFaultedException"/>).
+/// </summary>
+public sealed class DurableBuffer : IAsyncDisposable
+{
+    private readonly ILogger _logger;
+    private readonly List<BufferLane> _lanes;
+    private readonly Dictionary<string, BufferLane> _byName;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    private readonly Task _commitLoop;
+    private readonly Task _maintenanceLoop;
+    private int _dirty;
+    private TaskCompletionSource _forceCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private BufferFaultedException? _fault;
+    private int _disposed;
+
+    private DurableBuffer(BufferOptions options, BufferFormat format, ILoggerFactory loggerFactory, TimeProvider time, Func<LaneOptions, int, DurableBuffer, BufferLane> openLane)
+    {
+        Options = options;
+        Incarnation = format.Incarnation;
+        Time = time;
+        _logger = loggerFactory.CreateLogger<DurableBuffer>();
+        _lanes = [];
+        try
+        {
+            for (var i = 0; i < options.Lanes.Count; i++)
+            {
+                _lanes.Add(openLane(options.Lanes[i], i, this));
+            }
+        }
+        catch
+        {
+            foreach (var l in _lanes)
+            {
+                l.Dispose();
+            }
+
+            throw;
+        }
+
+        _byName = _lanes.ToDictionary(l => l.Name, StringComparer.Ordinal);
+        _commitLoop = Task.Run(CommitLoopAsync);
+        _maintenanceLoop = Task.Run(MaintenanceLoopAsync);
+    }
+
+    /// <summary>The settings the buffer was opened with.</summary>
+    public BufferOptions Options { get; }
+
+    /// <summary>Random id of this buffer directory, created with it. Checkpoints written downstream carry it.</summary>
+    public string Incarnation { get; }
+
+    /// <summary>Lanes in priority order (highest first).</summary>
+    public IReadOnlyList<BufferLane> Lanes => _lanes;
+
+    /// <summary>Total log bytes held by all lanes.</summary>
+    public long TotalBufferedBytes => _lanes.Sum(l => l.BufferedBytes);
+
+    /// <summary>True after a device or commit failure; see <see cref="FaultException"/>.</summary>
+    public bool IsFaulted => Volatile.Read(ref _fault) is not null;
+
+    /// <summary>The sticky fault, or null while healthy.</summary>
+    public BufferFaultedException? FaultException => Volatile.Read(ref _fault);
+
+    /// <summary>Raised after records are dropped (lane, reason, count). Handlers must be fast and must not call back into the buffer.</summary>
+    public event Action<string, DropReason, long>? RecordsDropped;
+
+    internal TimeProvider Time { get; }
+
+    /// <summary>Internal seam for fault-injection tests: creates the log device of a lane from its base path.</summary>
+    internal static Func<string, IDevice>? DeviceFactoryForTests { get; set; }
+
+    /// <summary>Opens (recovering) or creates the buffer in <see cref="BufferOptions.DataDirectory"/>.</summary>
+    /// <exception cref="ArgumentException">The options are invalid; the message lists every problem with its key.</exception>
+    /// <exception cref="BufferFormatException">The directory was written by an incompatible format version.</exception>
+    /// <exception cref="BufferCorruptionException">Committed data failed verification.</exception>
+    public static DurableBuffer Open(BufferOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var problems = Validate(options);
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException("invalid buffer options: " + string.Join("; ", problems), nameof(options));
+        }
+
+        loggerFactory ??= NullLoggerFactory.Instance;
+        time ??= TimeProvider.System;
+        var format = BufferFormat.OpenOrCreate(options.DataDirectory, time);
+        var lanesDir = Path.Combine(options.DataDirectory, "lanes");
+        Directory.CreateDirectory(lanesDir);
+        var configured = options.Lanes.Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var dir in Directory.EnumerateDirectories(lanesDir))
+        {
+            var name = Path.GetFileName(dir);
+            if (!configured.Contains(name) && Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Any())
+            {
+                throw new BufferFormatException($"lane '{name}' has data in {dir} but is not configured in Buffer:Lanes; add it back (and drain it) or move the directory away");
+            }
+        }
+
+        var laneLogger = loggerFactory.CreateLogger<BufferLane>();
+        var buffer = new DurableBuffer(options, format, loggerFactory, time, (lo, i, owner) => OpenLane(owner, lo, i, Path.Combine(lanesDir, lo.Name), laneLogger));
+        BufferLog.Opened(buffer._logger, options.ToString(), format.Incarnation);
+        return buffer;
+    }
+
+    /// <summary>Every problem with the options, each naming its configuration key; empty when valid.</summary>
+    public static IReadOnlyList<string> Validate(BufferOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var results = new List<ValidationResult>();
+        Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
+        return results.Select(r => $"Buffer:{string.Join(",", r.MemberNames)}: {r.ErrorMessage}").Concat(options.ValidateCrossField()).ToList();
+    }
+
+    /// <summary>The lane with this name.</summary>
+    /// <exception cref="KeyNotFoundException">No such lane.</exception>
+    public BufferLane Lane(string name) => _byName.TryGetValue(name, out var lane) ? lane : throw new KeyNotFoundException($"no lane named '{name}'; lanes: {string.Join(", ", _byName.Keys)}");
+
+    /// <summary>
+    /// For each source partition, the next offset to consume: one past the highest offset that is durable in the
+    /// buffer (stored, delivered or accounted as dropped). Partitions never seen are absent.
+    /// </summary>
+    public IReadOnlyDictionary<SourcePartition, long> GetResumePoints()
+    {
+        var result = new Dictionary<SourcePartition, long>();
+        foreach (var lane in _lanes)
+        {
+            foreach (var (p, next) in lane.DurableState.NextOffsets)
+            {
+                if (!result.TryGetValue(p, out var cur) || next > cur)
+                {
+                    result[p] = next;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Completes when every change made before the call (appends, drops, deliveries) is committed to disk. Call it
+    /// after appending a batch and before acknowledging that batch upstream.
+    /// </summary>
+    public async ValueTask WhenDurableAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfFaulted();
+        var versions = new long[_lanes.Count];
+        var any = false;
+        for (var i = 0; i < _lanes.Count; i++)
+        {
+            versions[i] = _lanes[i].Version;
+            any |= _lanes[i].HasUncommittedChanges;
+        }
+
+        if (!any)
+        {
+            return;
+        }
+
+        NoteUncommitted();
+        for (var i = 0; i < _lanes.Count; i++)
+        {
+            await _lanes[i].WaitDurableAsync(versions[i], cancellationToken);
+        }
+    }
+
+    /// <summary>Commits now instead of at the next interval, and waits for it.</summary>
+    public async ValueTask CommitNowAsync(CancellationToken cancellationToken = default)
+    {
+        RequestCommit();
+        await WhenDurableAsync(cancellationToken);
+    }
+
+    /// <summary>Runs TTL expiry on every lane now (it also runs every <see cref="BufferOptions.MaintenanceInterval"/>).</summary>
+    public async ValueTask RunMaintenanceAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfFaulted();
+        var nowMs = Time.GetUtcNow().ToUnixTimeMilliseconds();
+        foreach (var lane in _lanes)
+        {
+            try
+            {
+                await lane.ExpireAsync(nowMs, cancellationToken);
+            }
+            catch (Exception e) when (e is not (OperationCanceledException or BufferException))
+            {
+                throw Fault($"TTL expiry of lane '{lane.Name}' failed", e);
+            }
+        }
+    }
+
+    /// <summary>Stops the background loops, commits what is pending, and closes every lane.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync();
+        try
+        {
+            await Task.WhenAll(_commitLoop, _maintenanceLoop);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        if (!IsFaulted)
+        {
+            try
+            {
+                foreach (var lane in _lanes)
+                {
+                    await CommitLaneAsync(lane, CancellationToken.None);
+                }
+            }
+            catch (Exception e) when (e is BufferException)
+            {
+                // Already logged as a fault; closing continues.
+            }
+        }
+
+        foreach (var lane in _lanes)
+        {
+            lane.Dispose();
+        }
+
+        _stop.Dispose();
+        _wake.Dispose();
+    }
+
+    internal void ThrowIfFaulted()
+    {
+        if (Volatile.Read(ref _fault) is { } f)
+        {
+            throw new BufferFaultedException(f.Message, f.InnerException);
+        }
+
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+    }
+
+    /// <summary>Makes the fault sticky, fails every waiter, and returns the exception to throw.</summary>
+    internal BufferFaultedException Fault(string reason, Exception inner)
+    {
+        if (inner is BufferFaultedException already)
+        {
+            return already;
+        }
+
+        var fault = new BufferFaultedException($"buffer faulted: {reason}: {inner.Message}", inner);
+        if (Interlocked.CompareExchange(ref _fault, fault, null) is null)
+        {
+            BufferLog.Faulted(_logger, inner, reason);
+            foreach (var lane in _lanes)
+            {
+                lane.FailWaiters(fault);
+            }
+        }
+
+        return Volatile.Read(ref _fault)!;
+    }
+
+    internal void NoteUncommitted()
+    {
+        if (Interlocked.Exchange(ref _dirty, 1) == 0)
+        {
+            _wake.Release();
+        }
+    }
+
+    internal void RequestCommit()
+    {
+        Volatile.Read(ref _forceCommit).TrySetResult();
+        NoteUncommitted();
+    }
+
+    internal void NoteDropped(BufferLane lane, DropReason reason, long records)
+    {
+        if (records > 0)
+        {
+            RecordsDropped?.Invoke(lane.Name, reason, records);
+        }
+    }
+
+    /// <summary>Evicts from lower-priority drop-oldest lanes until the total budget has room for <paramref name="size"/> bytes.</summary>
+    internal async ValueTask<bool> EvictLowerLanesAsync(BufferLane requester, long size, long nowMs, CancellationToken ct)
+    {
+        var need = TotalBufferedBytes + size - Options.TotalBudgetBytes;
+        for (var i = _lanes.Count - 1; need > 0 && i > requester.Priority; i--)
+        {
+            var lower = _lanes[i];
+            if (lower.Options.FullPolicy == FullPolicy.DropOldest && lower.BufferedBytes > 0)
+            {
+                need -= await lower.EvictForHigherLaneAsync(need, nowMs, ct);
+            }
+        }
+
+        return need <= 0;
+    }
+
+    internal async ValueTask CommitLaneAsync(BufferLane lane, CancellationToken ct)
+    {
+        try
+        {
+            var started = await lane.BeginCommitAsync(ct);
+            if (started is { } c)
+            {
+                await lane.Log.WaitForCommitAsync(c.Tail, c.CommitNum, ct);
+                lane.CompleteCommit(c.Version, c.State);
+            }
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or BufferException))
+        {
+            throw Fault($"commit of lane '{lane.Name}' failed", e);
+        }
+    }
+
+    private async Task CommitLoopAsync()
+    {
+        var ct = _stop.Token;
+        var interval = TimeSpan.FromMilliseconds(Options.CommitIntervalMs);
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await _wake.WaitAsync(ct);
+                var force = Volatile.Read(ref _forceCommit).Task;
+                if (!force.IsCompleted)
+                {
+                    // Group commit window: gather appends for up to the interval, unless a commit is requested.
+                    await Task.WhenAny(Task.Delay(interval, ct), force);
+                }
+
+                Interlocked.Exchange(ref _forceCommit, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                Interlocked.Exchange(ref _dirty, 0);
+                var commits = new List<Task>(_lanes.Count);
+                foreach (var lane in _lanes)
+                {
+                    if (lane.HasUncommittedChanges)
+                    {
+                        commits.Add(CommitLaneAsync(lane, ct).AsTask());
+                    }
+                }
+
+                await Task.WhenAll(commits);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (BufferException)
+        {
+            // Sticky fault already recorded and logged; nothing more will be committed.
+        }
+    }
+
+    private async Task MaintenanceLoopAsync()
+    {
+        var ct = _stop.Token;
+        if (!Options.Lanes.Any(l => l.Ttl is not null))
+        {
+            return;
+        }
+
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(Options.MaintenanceInterval, Time, ct);
+                await RunMaintenanceAsync(ct);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (BufferException)
+        {
+        }
+    }
+
+    private static BufferLane OpenLane(DurableBuffer owner, LaneOptions lo, int priority, string dir, ILogger logger)
+    {
+        var created = !Directory.Exists(dir);
+        Directory.CreateDirectory(dir);
+        var sw = Stopwatch.StartNew();
+        var device = DeviceFactoryForTests?.Invoke(Path.Combine(dir, "log"))
+            ?? Devices.CreateLogDevice(Path.Combine(dir, "log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
+        var settings = new FasterLogSettings
+        {
+            LogDevice = device,
+            PageSizeBits = owner.Options.PageSizeBits,
+            MemorySizeBits = owner.Options.MemorySizeBits,
+            SegmentSizeBits = owner.Options.SegmentSizeBits,
+            LogChecksum = LogChecksumType.PerEntry,
+            // FastCommitMode writes the commit record into the log itself (one sync write per commit); the metadata
+            // file is written only every 100 commits, so recovery scans forward at most that far (perf-anchors.md).
+            FastCommitMode = true,
+            LogCommitManager = new DeviceLogCommitCheckpointManager(
+                new LocalStorageNamedDeviceFactory(),
+                new DefaultCheckpointNamingScheme(Path.Combine(dir, "commits")),
+                removeOutdated: true,
+                fastCommitThrottleFreq: 100),
+            TryRecoverLatest = true,
+            AutoRefreshSafeTailAddress = false,
+        };
+
+        FasterLog? log = null;
+        try
+        {
+            log = new FasterLog(settings);
+            var state = LaneState.Deserialize(log.RecoveredCookie, lo.Name);
+            var lane = new BufferLane(owner, lo, priority, log, state, logger);
+            VerifyCommittedTail(lane, owner.Options.PageSizeBits);
+            ReportTornTail(lane, Path.Combine(dir, "log"), owner.Options.SegmentSizeBits, logger);
+            if (created)
+            {
+                BufferLog.LaneCreated(logger, lo.Name);
+            }
+            else
+            {
+                BufferLog.LaneRecovered(logger, lo.Name, sw.ElapsedMilliseconds, lane.BufferedBytes, state.AppendedRecords - state.RemovedRecords, log.BeginAddress, log.CommittedUntilAddress);
+            }
+
+            return lane;
+        }
+        catch
+        {
+            log?.Dispose();
+            device.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads back the last committed page(s) and checks every entry's checksum and encoding.</summary>
+    private static void VerifyCommittedTail(BufferLane lane, int pageSizeBits)
+    {
+        var log = lane.Log;
+        var tail = log.CommittedUntilAddress;
+        // Entries never span pages, so a page start is an entry boundary.
+        var from = Math.Max(log.BeginAddress, ((tail - (1L << pageSizeBits)) >> pageSizeBits) << pageSizeBits);
+        if (from >= tail)
+        {
+            return;
+        }
+
+        using var it = log.Scan(from, tail, recover: false);
+        try
+        {
+            while (it.GetNext(out var bytes, out var len, out var cur, out var next))
+            {
+                lane.Decode(bytes, len, cur, next);
+            }
+        }
+        catch (FasterException e)
+        {
+            throw new BufferCorruptionException($"lane '{lane.Name}': committed entry at or after address {it.NextAddress} failed its checksum during recovery; refusing to open (the data directory needs inspection: appliancectl buffer inspect)", e);
+        }
+    }
+
+    /// <summary>Logs how many bytes were written after the last commit and are now discarded (a torn tail).</summary>
+    private static void ReportTornTail(BufferLane lane, string basePath, int segmentSizeBits, ILogger logger)
+    {
+        var tail = lane.Log.CommittedUntilAddress;
+        var segment = tail >> segmentSizeBits;
+        var offsetInSegment = tail & ((1L << segmentSizeBits) - 1);
+        long lastNonZero = -1;
+        for (var seg = segment; ; seg++)
+        {
+            var path = $"{basePath}.{seg}";
+            if (!File.Exists(path))
+            {
+                break;
+            }
+
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var start = seg == segment ? offsetInSegment : 0;
+            if (fs.Length <= start)
+            {
+                continue;
+            }
+
+            fs.Position = start;
+            var buf = new byte[1 << 16];
+            long pos = start;
+            int n;
+            while ((n = fs.Read(buf, 0, buf.Length)) > 0)
+            {
+                for (var i = n - 1; i >= 0; i--)
+                {
+                    if (buf[i] != 0)
+                    {
+                        lastNonZero = ((seg - segment) << segmentSizeBits) + pos + i - offsetInSegment;
+                        break;
+                    }
+                }
+
+                pos += n;
+            }
+        }
+
+        if (lastNonZero >= 0)
+        {
+            BufferLog.TornTailDiscarded(logger, lane.Name, lastNonZero + 1, tail);
+        }
+    }
+}

@@ -1,0 +1,301 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using Appliance.Core.Records;
+
+namespace Appliance.Buffer;
+
+/// <summary>What a stored entry holds.</summary>
+public enum EntryKind : byte
+{
+    /// <summary>A forwarded record.</summary>
+    Record = 1,
+
+    /// <summary>A gap marker (accounted loss).</summary>
+    Gap = 2,
+}
+
+/// <summary>One entry read back from a lane: a record or a gap marker, with its buffer addresses.</summary>
+public sealed class BufferEntry
+{
+    internal BufferEntry(long address, long nextAddress, long appendedAtMs, EdgeRecord? record, GapMarker? gap)
+    {
+        Address = address;
+        NextAddress = nextAddress;
+        AppendedAtMs = appendedAtMs;
+        Record = record;
+        Gap = gap;
+    }
+
+    /// <summary>The entry's logical address in its lane log (stable across restarts).</summary>
+    public long Address { get; }
+
+    /// <summary>The address right after this entry.</summary>
+    public long NextAddress { get; }
+
+    /// <summary>When the entry was buffered, Unix ms (drives TTL).</summary>
+    public long AppendedAtMs { get; }
+
+    /// <summary>Record or gap.</summary>
+    public EntryKind Kind => Record is null ? EntryKind.Gap : EntryKind.Record;
+
+    /// <summary>The record, when <see cref="Kind"/> is <see cref="EntryKind.Record"/>.</summary>
+    public EdgeRecord? Record { get; }
+
+    /// <summary>The gap marker, when <see cref="Kind"/> is <see cref="EntryKind.Gap"/>.</summary>
+    public GapMarker? Gap { get; }
+}
+
+/// <summary>
+/// Binary layout of one log entry, format version 1 (see docs/buffer-format.md). FASTER adds its own entry header
+/// with length and a per-entry checksum around it.
+/// </summary>
+internal static class EntryCodec
+{
+    public static void WriteRecord(IBufferWriter<byte> w, EdgeRecord r, long appendedAtMs)
+    {
+        var size = 1 + 8 + 8 + 4 + 8 + StrSize(r.Source.Topic) + NullableStrSize(r.DestinationTopic)
+            + NullableBytesSize(r.Key) + NullableBytesSize(r.Value) + 5;
+        foreach (var h in r.Headers)
+        {
+            size += StrSize(h.Key) + NullableBytesSize(h.Value);
+        }
+
+        var span = w.GetSpan(size);
+        var p = 0;
+        span[p++] = (byte)EntryKind.Record;
+        BinaryPrimitives.WriteInt64LittleEndian(span[p..], appendedAtMs);
+        p += 8;
+        BinaryPrimitives.WriteInt64LittleEndian(span[p..], r.TimestampMs);
+        p += 8;
+        BinaryPrimitives.WriteInt32LittleEndian(span[p..], r.Source.Partition);
+        p += 4;
+        BinaryPrimitives.WriteInt64LittleEndian(span[p..], r.Source.Offset);
+        p += 8;
+        p += WriteStr(span[p..], r.Source.Topic);
+        p += WriteNullableStr(span[p..], r.DestinationTopic);
+        p += WriteNullableBytes(span[p..], r.Key);
+        p += WriteNullableBytes(span[p..], r.Value);
+        p += WriteVarint(span[p..], (uint)r.Headers.Count);
+        foreach (var h in r.Headers)
+        {
+            p += WriteStr(span[p..], h.Key);
+            p += WriteNullableBytes(span[p..], h.Value);
+        }
+
+        w.Advance(p);
+    }
+
+    public static void WriteGap(IBufferWriter<byte> w, GapMarker g, long appendedAtMs)
+    {
+        var size = 1 + 8 + 1 + 8 + 8 + 5;
+        foreach (var r in g.Ranges)
+        {
+            size += StrSize(r.Topic) + 4 + 8 + 8 + 8;
+        }
+
+        var span = w.GetSpan(size);
+        var p = 0;
+        span[p++] = (byte)EntryKind.Gap;
+        BinaryPrimitives.WriteInt64LittleEndian(span[p..], appendedAtMs);
+        p += 8;
+        span[p++] = (byte)g.Reason;
+        BinaryPrimitives.WriteInt64LittleEndian(span[p..], g.FirstDroppedAtMs);
+        p += 8;
+        BinaryPrimitives.WriteInt64LittleEndian(span[p..], g.LastDroppedAtMs);
+        p += 8;
+        p += WriteVarint(span[p..], (uint)g.Ranges.Count);
+        foreach (var r in g.Ranges)
+        {
+            p += WriteStr(span[p..], r.Topic);
+            BinaryPrimitives.WriteInt32LittleEndian(span[p..], r.Partition);
+            p += 4;
+            BinaryPrimitives.WriteInt64LittleEndian(span[p..], r.FirstOffset);
+            p += 8;
+            BinaryPrimitives.WriteInt64LittleEndian(span[p..], r.LastOffset);
+            p += 8;
+            BinaryPrimitives.WriteInt64LittleEndian(span[p..], r.Count);
+            p += 8;
+        }
+
+        w.Advance(p);
+    }
+
+    /// <summary>Decodes an entry; throws <see cref="FormatException"/> when the bytes are not a valid version-1 entry.</summary>
+    public static BufferEntry Read(ReadOnlySpan<byte> s, long address, long nextAddress, string lane)
+    {
+        var p = 0;
+        var kind = (EntryKind)s[p++];
+        var appendedAt = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
+        p += 8;
+        switch (kind)
+        {
+            case EntryKind.Record:
+                {
+                    var ts = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
+                    p += 8;
+                    var partition = BinaryPrimitives.ReadInt32LittleEndian(s[p..]);
+                    p += 4;
+                    var offset = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
+                    p += 8;
+                    var topic = ReadStr(s, ref p);
+                    var dest = ReadNullableStr(s, ref p);
+                    var key = ReadNullableBytes(s, ref p);
+                    var value = ReadNullableBytes(s, ref p);
+                    var hc = (int)ReadVarint(s, ref p);
+                    var headers = hc == 0 ? [] : new RecordHeader[hc];
+                    for (var i = 0; i < hc; i++)
+                    {
+                        var hk = ReadStr(s, ref p);
+                        headers[i] = new RecordHeader(hk, ReadNullableBytes(s, ref p));
+                    }
+
+                    Expect(p == s.Length, "trailing bytes after record");
+                    var rec = new EdgeRecord(new SourcePosition(topic, partition, offset), ts, key, value, headers, dest);
+                    return new BufferEntry(address, nextAddress, appendedAt, rec, null);
+                }
+
+            case EntryKind.Gap:
+                {
+                    var reason = (DropReason)s[p++];
+                    Expect(Enum.IsDefined(reason), "unknown drop reason");
+                    var first = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
+                    p += 8;
+                    var last = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
+                    p += 8;
+                    var n = (int)ReadVarint(s, ref p);
+                    var ranges = new GapRange[n];
+                    for (var i = 0; i < n; i++)
+                    {
+                        var t = ReadStr(s, ref p);
+                        var part = BinaryPrimitives.ReadInt32LittleEndian(s[p..]);
+                        p += 4;
+                        var fo = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
+                        p += 8;
+                        var lo = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
+                        p += 8;
+                        var c = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
+                        p += 8;
+                        ranges[i] = new GapRange(t, part, fo, lo, c);
+                    }
+
+                    Expect(p == s.Length, "trailing bytes after gap marker");
+                    return new BufferEntry(address, nextAddress, appendedAt, null, new GapMarker(lane, reason, ranges, first, last));
+                }
+
+            default:
+                throw new FormatException($"unknown entry kind {(byte)kind}");
+        }
+    }
+
+    private static void Expect(bool ok, string what)
+    {
+        if (!ok)
+        {
+            throw new FormatException(what);
+        }
+    }
+
+    private static int StrSize(string s) => 5 + Encoding.UTF8.GetByteCount(s);
+
+    private static int NullableStrSize(string? s) => s is null ? 1 : StrSize(s);
+
+    private static int NullableBytesSize(byte[]? b) => 5 + (b?.Length ?? 0);
+
+    private static int WriteVarint(Span<byte> s, uint v)
+    {
+        var i = 0;
+        while (v >= 0x80)
+        {
+            s[i++] = (byte)(v | 0x80);
+            v >>= 7;
+        }
+
+        s[i++] = (byte)v;
+        return i;
+    }
+
+    private static uint ReadVarint(ReadOnlySpan<byte> s, ref int p)
+    {
+        uint v = 0;
+        for (var shift = 0; shift < 35; shift += 7)
+        {
+            var b = s[p++];
+            v |= (uint)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return v;
+            }
+        }
+
+        throw new FormatException("varint too long");
+    }
+
+    private static int WriteStr(Span<byte> s, string v)
+    {
+        var n = Encoding.UTF8.GetByteCount(v);
+        var p = WriteVarint(s, (uint)n);
+        return p + Encoding.UTF8.GetBytes(v, s[p..]);
+    }
+
+    // Nullable values store length + 1, so 0 means null.
+    private static int WriteNullableStr(Span<byte> s, string? v)
+    {
+        if (v is null)
+        {
+            s[0] = 0;
+            return 1;
+        }
+
+        var n = Encoding.UTF8.GetByteCount(v);
+        var p = WriteVarint(s, (uint)n + 1);
+        return p + Encoding.UTF8.GetBytes(v, s[p..]);
+    }
+
+    private static int WriteNullableBytes(Span<byte> s, byte[]? v)
+    {
+        if (v is null)
+        {
+            s[0] = 0;
+            return 1;
+        }
+
+        var p = WriteVarint(s, (uint)v.Length + 1);
+        v.CopyTo(s[p..]);
+        return p + v.Length;
+    }
+
+    private static string ReadStr(ReadOnlySpan<byte> s, ref int p)
+    {
+        var n = (int)ReadVarint(s, ref p);
+        var v = Encoding.UTF8.GetString(s.Slice(p, n));
+        p += n;
+        return v;
+    }
+
+    private static string? ReadNullableStr(ReadOnlySpan<byte> s, ref int p)
+    {
+        var n = (int)ReadVarint(s, ref p);
+        if (n == 0)
+        {
+            return null;
+        }
+
+        var v = Encoding.UTF8.GetString(s.Slice(p, n - 1));
+        p += n - 1;
+        return v;
+    }
+
+    private static byte[]? ReadNullableBytes(ReadOnlySpan<byte> s, ref int p)
+    {
+        var n = (int)ReadVarint(s, ref p);
+        if (n == 0)
+        {
+            return null;
+        }
+
+        var v = s.Slice(p, n - 1).ToArray();
+        p += n - 1;
+        return v;
+    }
+}

@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Buffer;
+
+/// <summary>Log messages of the buffer. EventIds 1000-1099 belong to this assembly and are never reused.</summary>
+internal static partial class BufferLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Buffer opened: {Settings}; incarnation {Incarnation}")]
+    public static partial void Opened(ILogger logger, string settings, string incarnation);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Lane {Lane} recovered in {ElapsedMs} ms: {Bytes} bytes, {Records} records buffered, begin {Begin}, committed tail {Tail}")]
+    public static partial void LaneRecovered(ILogger logger, string lane, long elapsedMs, long bytes, long records, long begin, long tail);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Lane {Lane}: discarded {Bytes} bytes of uncommitted (torn) tail after address {CommittedTail}; recovered to the last commit")]
+    public static partial void TornTailDiscarded(ILogger logger, string lane, long bytes, long committedTail);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Lane {Lane}: dropped {Records} records ({Reason})")]
+    public static partial void Dropped(ILogger logger, string lane, long records, string reason);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Critical, Message = "Buffer faulted: {Reason}. Nothing more is accepted or acknowledged; restart to recover to the last commit")]
+    public static partial void Faulted(ILogger logger, Exception exception, string reason);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Lane {Lane} created")]
+    public static partial void LaneCreated(ILogger logger, string lane);
+}

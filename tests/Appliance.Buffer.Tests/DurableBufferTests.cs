@@ -1,0 +1,222 @@
+using Appliance.Core.Records;
+
+namespace Appliance.Buffer.Tests;
+
+[Trait("Category", "Unit")]
+public sealed class DurableBufferTests : BufferTestBase
+{
+    [Fact]
+    public async Task Append_CommitDisposeReopen_ReturnsExactlyTheCommittedRecordsInOrder()
+    {
+        var options = Options(Dir);
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            for (var i = 0; i < 5000; i++)
+            {
+                var r = await buffer.Lane("critical").AppendAsync(Rec(i));
+                Assert.Equal(AppendStatus.Accepted, r.Status);
+            }
+
+            await buffer.WhenDurableAsync();
+        }
+
+        await using var reopened = DurableBuffer.Open(options);
+        var entries = ReadAll(reopened.Lane("critical"));
+        Assert.Equal(5000, entries.Count);
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var r = entries[i].Record!;
+            Assert.Equal(new SourcePosition("sensors", 0, i), r.Source);
+            Assert.Equal(1_700_000_000_000 + i, r.TimestampMs);
+            Assert.Equal(Rec(i).Value, r.Value);
+            Assert.Equal(i % 2 == 0 ? null : "dest", r.DestinationTopic);
+            Assert.Equal(2, r.Headers.Count);
+            Assert.Equal([1, 2, 3], r.Headers[0].Value);
+            Assert.Null(r.Headers[1].Value);
+        }
+
+        Assert.Empty(ReadAll(reopened.Lane("bulk")));
+    }
+
+    [Fact]
+    public async Task Append_InterleavedLanes_EachLaneKeepsItsOwnOrder()
+    {
+        await using var buffer = DurableBuffer.Open(Options(Dir));
+        for (var i = 0; i < 1000; i++)
+        {
+            await buffer.Lane(i % 3 == 0 ? "critical" : "bulk").AppendAsync(Rec(i, topic: i % 3 == 0 ? "alarms" : "metrics"));
+        }
+
+        await buffer.WhenDurableAsync();
+        var critical = ReadAll(buffer.Lane("critical")).Select(e => e.Record!.Source.Offset).ToList();
+        var bulk = ReadAll(buffer.Lane("bulk")).Select(e => e.Record!.Source.Offset).ToList();
+        Assert.Equal(Enumerable.Range(0, 1000).Where(i => i % 3 == 0).Select(i => (long)i), critical);
+        Assert.Equal(Enumerable.Range(0, 1000).Where(i => i % 3 != 0).Select(i => (long)i), bulk);
+    }
+
+    [Fact]
+    public async Task Read_BeforeCommit_HandsOutOnlyDurableEntries()
+    {
+        var options = Options(Dir);
+        options.CommitIntervalMs = 10_000;
+        options.CommitBytes = 1L << 30;
+        await using var buffer = DurableBuffer.Open(options);
+        var lane = buffer.Lane("critical");
+        await lane.AppendAsync(Rec(0));
+        Assert.Null(lane.Reader.Read(10, long.MaxValue));
+        await buffer.CommitNowAsync();
+        var batch = lane.Reader.Read(10, long.MaxValue);
+        Assert.NotNull(batch);
+        Assert.Single(batch.Entries);
+    }
+
+    [Fact]
+    public async Task ResumePoints_AfterRestart_AreOnePastTheHighestDurableOffsetPerPartition()
+    {
+        var options = Options(Dir);
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            await buffer.Lane("critical").AppendAsync(Rec(41, topic: "alarms", partition: 1));
+            await buffer.Lane("critical").AppendAsync(Rec(7, topic: "alarms", partition: 0));
+            await buffer.Lane("bulk").AppendAsync(Rec(99, topic: "metrics", partition: 3));
+            await buffer.Lane("bulk").AppendAsync(Rec(100, topic: "metrics", partition: 3));
+            await buffer.WhenDurableAsync();
+            await DeliverAllAsync(buffer.Lane("bulk"));
+            await buffer.WhenDurableAsync();
+        }
+
+        await using var reopened = DurableBuffer.Open(options);
+        var resume = reopened.GetResumePoints();
+        Assert.Equal(3, resume.Count);
+        Assert.Equal(42, resume[new SourcePartition("alarms", 1)]);
+        Assert.Equal(8, resume[new SourcePartition("alarms", 0)]);
+        Assert.Equal(101, resume[new SourcePartition("metrics", 3)]);
+        Assert.Empty(ReadAll(reopened.Lane("bulk")));
+        Assert.Equal(2, ReadAll(reopened.Lane("critical")).Count);
+    }
+
+    [Fact]
+    public async Task Deliver_ManySegments_TruncatesAndReclaimsDisk()
+    {
+        var options = Options(Dir);
+        await using var buffer = DurableBuffer.Open(options);
+        var lane = buffer.Lane("bulk");
+        for (var i = 0; i < 10_000; i++)
+        {
+            await lane.AppendAsync(Rec(i, valueBytes: 1000));
+        }
+
+        await buffer.WhenDurableAsync();
+        var before = DirectoryBytes(Dir);
+        Assert.True(before > 9_000_000, $"expected ~10 MB on disk before delivery, found {before}");
+        await DeliverAllAsync(lane);
+        await buffer.CommitNowAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DirectoryBytes(Dir) > 3L << 20 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        var after = DirectoryBytes(Dir);
+        Assert.True(after <= 3L << 20, $"delivered data was not reclaimed: {before} bytes before, {after} after");
+        Assert.Equal(0, lane.GetStats().BufferedRecords);
+    }
+
+    [Fact]
+    public async Task Deliver_AfterRestart_DeliveredPrefixStaysDelivered()
+    {
+        var options = Options(Dir);
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            var lane = buffer.Lane("critical");
+            for (var i = 0; i < 100; i++)
+            {
+                await lane.AppendAsync(Rec(i));
+            }
+
+            await buffer.WhenDurableAsync();
+            var batch = lane.Reader.Read(40, long.MaxValue)!;
+            await using var lease = await lane.Reader.BeginDeliveryAsync(batch);
+            await lease!.CompleteAsync();
+            await buffer.WhenDurableAsync();
+        }
+
+        await using var reopened = DurableBuffer.Open(options);
+        var offsets = ReadAll(reopened.Lane("critical")).Select(e => e.Record!.Source.Offset).ToList();
+        Assert.Equal(Enumerable.Range(40, 60).Select(i => (long)i), offsets);
+        Assert.Equal(60, reopened.Lane("critical").GetStats().BufferedRecords);
+    }
+
+    [Fact]
+    public async Task Lease_AbandonedDelivery_RewindsAndRedeliversTheSameRecords()
+    {
+        await using var buffer = DurableBuffer.Open(Options(Dir));
+        var lane = buffer.Lane("critical");
+        for (var i = 0; i < 10; i++)
+        {
+            await lane.AppendAsync(Rec(i));
+        }
+
+        await buffer.WhenDurableAsync();
+        var first = lane.Reader.Read(5, long.MaxValue)!;
+        await using (var lease = await lane.Reader.BeginDeliveryAsync(first))
+        {
+            Assert.NotNull(lease);
+        }
+
+        var again = lane.Reader.Read(5, long.MaxValue)!;
+        Assert.Equal(first.Entries.Select(e => e.Address), again.Entries.Select(e => e.Address));
+    }
+
+    [Fact]
+    public async Task Open_FormatVersionFromTheFuture_IsRefusedWithAClearError()
+    {
+        var options = Options(Dir);
+        await using (DurableBuffer.Open(options))
+        {
+        }
+
+        var marker = Path.Combine(Dir, "buffer.json");
+        await File.WriteAllTextAsync(marker, (await File.ReadAllTextAsync(marker)).Replace("\"version\":1", "\"version\":2", StringComparison.Ordinal));
+        var e = Assert.Throws<BufferFormatException>(() => DurableBuffer.Open(options));
+        Assert.Contains("format version 2", e.Message, StringComparison.Ordinal);
+        Assert.Contains("reads version 1", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Open_LaneDataWithoutMarker_IsRefused()
+    {
+        var options = Options(Dir);
+        await using (var b = DurableBuffer.Open(options))
+        {
+            await b.Lane("critical").AppendAsync(Rec(1));
+        }
+
+        File.Delete(Path.Combine(Dir, "buffer.json"));
+        Assert.Throws<BufferFormatException>(() => DurableBuffer.Open(options));
+    }
+
+    [Fact]
+    public async Task Open_LaneWithDataRemovedFromConfig_IsRefusedNamingTheLane()
+    {
+        await using (var b = DurableBuffer.Open(Options(Dir)))
+        {
+            await b.Lane("bulk").AppendAsync(Rec(1));
+        }
+
+        var e = Assert.Throws<BufferFormatException>(() => DurableBuffer.Open(Options(Dir, Lane("critical"))));
+        Assert.Contains("'bulk'", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Open_InvalidOptions_ListsEveryProblemWithItsKey()
+    {
+        var options = Options(Dir, Lane("Bad Name"), Lane("x", quota: 1L << 40), Lane("x"));
+        options.MemorySizeBits = 15;
+        var e = Assert.Throws<ArgumentException>(() => DurableBuffer.Open(options));
+        Assert.Contains("Buffer:Lanes:0:Name", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Buffer:Lanes:1:QuotaBytes", e.Message, StringComparison.Ordinal);
+        Assert.Contains("configured twice", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Buffer:MemorySizeBits", e.Message, StringComparison.Ordinal);
+    }
+}
