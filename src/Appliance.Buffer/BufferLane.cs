@@ -18,12 +18,17 @@ public sealed class BufferLane : IDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly ArrayBufferWriter<byte> _encoder = new(4096);
+    private readonly ArrayBufferWriter<byte> _gapEncoder = new(4096);
+    private long _encoderUse;
     private readonly GapAccumulator _pendingGaps = new();
     private readonly LaneState _state;
     private LaneState _durableState;
     private long _version;
     private long _durableVersion;
     private long _uncommittedBytes;
+
+    // FasterLog applies TruncateUntil lazily (at the next commit), so its BeginAddress lags; this is the truth.
+    private long _begin;
     private TaskCompletionSource _durableSignal = NewSignal();
     private TaskCompletionSource _spaceSignal = NewSignal();
 
@@ -36,6 +41,7 @@ public sealed class BufferLane : IDisposable
         _logger = logger;
         _state = recovered;
         _durableState = recovered.Clone();
+        _begin = log.BeginAddress;
         Reader = new LaneReader(this);
     }
 
@@ -57,10 +63,10 @@ public sealed class BufferLane : IDisposable
     internal SemaphoreSlim DeliveryGate { get; } = new(1, 1);
 
     /// <summary>Log bytes held by the lane: from the oldest undelivered entry to the tail (including entry headers).</summary>
-    public long BufferedBytes => Log.TailAddress - Log.BeginAddress;
+    public long BufferedBytes => Log.TailAddress - BeginAddress;
 
     /// <summary>Address of the oldest undelivered entry.</summary>
-    public long BeginAddress => Log.BeginAddress;
+    public long BeginAddress => Interlocked.Read(ref _begin);
 
     /// <summary>Address after the last appended entry.</summary>
     public long TailAddress => Log.TailAddress;
@@ -101,8 +107,7 @@ public sealed class BufferLane : IDisposable
         var haveGate = false;
         try
         {
-            _encoder.ResetWrittenCount();
-            EntryCodec.WriteRecord(_encoder, record, nowMs);
+            var encoded = Encode(record, nowMs);
             var size = EntrySize(_encoder.WrittenCount);
             if (size > (1L << _owner.Options.PageSizeBits) - 64)
             {
@@ -165,6 +170,12 @@ public sealed class BufferLane : IDisposable
                 }
             }
 
+            if (Interlocked.Read(ref _encoderUse) != encoded)
+            {
+                // The lock was released while making room and another append reused the encoder.
+                Encode(record, nowMs);
+            }
+
             var address = EnqueueLocked(_encoder.WrittenSpan);
             _state.AppendedRecords++;
             _state.Advance(record.Source);
@@ -197,6 +208,12 @@ public sealed class BufferLane : IDisposable
         DeliveryGate.Dispose();
     }
 
+    private void TruncateLocked(long until)
+    {
+        Log.TruncateUntil(until);
+        Interlocked.Exchange(ref _begin, until);
+    }
+
     internal void OwnerThrowIfFaulted() => _owner.ThrowIfFaulted();
 
     internal Exception OwnerFault(string reason, Exception e) => _owner.Fault(reason, e);
@@ -208,6 +225,13 @@ public sealed class BufferLane : IDisposable
     internal LaneState DurableState => Volatile.Read(ref _durableState);
 
     internal bool OwnQuotaExceeded(long size) => BufferedBytes + size > Options.QuotaBytes;
+
+    private long Encode(EdgeRecord record, long nowMs)
+    {
+        _encoder.ResetWrittenCount();
+        EntryCodec.WriteRecord(_encoder, record, nowMs);
+        return Interlocked.Increment(ref _encoderUse);
+    }
 
     private bool Fits(long size) => !OwnQuotaExceeded(size) && _owner.TotalBufferedBytes + size <= _owner.Options.TotalBudgetBytes;
 
@@ -264,7 +288,7 @@ public sealed class BufferLane : IDisposable
     /// <summary>Drops records older than the lane's TTL. Takes the gate and the lock.</summary>
     internal async ValueTask ExpireAsync(long nowMs, CancellationToken ct)
     {
-        if (Options.Ttl is not { } ttl || Log.BeginAddress >= Log.CommittedUntilAddress)
+        if (Options.Ttl is not { } ttl || BeginAddress >= Log.CommittedUntilAddress)
         {
             return;
         }
@@ -295,7 +319,7 @@ public sealed class BufferLane : IDisposable
     /// </summary>
     private async ValueTask<bool> EvictOldestLockedAsync(long need, DropReason reason, long nowMs, long appendedBeforeMs, CancellationToken ct)
     {
-        var begin = Log.BeginAddress;
+        var begin = BeginAddress;
         var end = Log.CommittedUntilAddress;
         if (begin >= end)
         {
@@ -373,7 +397,7 @@ public sealed class BufferLane : IDisposable
             return false;
         }
 
-        Log.TruncateUntil(freedTo);
+        TruncateLocked(freedTo);
         _state.RemovedRecords += records;
         _state.DroppedRecords[(int)reason] += records;
         _version++;
@@ -402,9 +426,9 @@ public sealed class BufferLane : IDisposable
         await _lock.WaitAsync();
         try
         {
-            if (untilAddress > Log.BeginAddress)
+            if (untilAddress > BeginAddress)
             {
-                Log.TruncateUntil(untilAddress);
+                TruncateLocked(untilAddress);
                 _state.RemovedRecords += records;
                 _version++;
                 _owner.NoteUncommitted();
@@ -441,9 +465,9 @@ public sealed class BufferLane : IDisposable
                 var nowMs = _owner.Time.GetUtcNow().ToUnixTimeMilliseconds();
                 foreach (var marker in _pendingGaps.Drain(Name))
                 {
-                    _encoder.ResetWrittenCount();
-                    EntryCodec.WriteGap(_encoder, marker, nowMs);
-                    EnqueueLocked(_encoder.WrittenSpan);
+                    _gapEncoder.ResetWrittenCount();
+                    EntryCodec.WriteGap(_gapEncoder, marker, nowMs);
+                    EnqueueLocked(_gapEncoder.WrittenSpan);
                     BufferLog.Dropped(_logger, Name, marker.Count, marker.Reason.ToLabel());
                 }
 

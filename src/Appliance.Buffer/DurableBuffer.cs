@@ -432,7 +432,7 @@ public sealed class DurableBuffer : IAsyncDisposable
             }
             else
             {
-                BufferLog.LaneRecovered(logger, lo.Name, sw.ElapsedMilliseconds, lane.BufferedBytes, state.AppendedRecords - state.RemovedRecords, log.BeginAddress, log.CommittedUntilAddress);
+                BufferLog.LaneRecovered(logger, lo.Name, sw.ElapsedMilliseconds, lane.BufferedBytes, state.AppendedRecords - state.RemovedRecords, lane.BeginAddress, log.CommittedUntilAddress);
             }
 
             return lane;
@@ -451,7 +451,7 @@ public sealed class DurableBuffer : IAsyncDisposable
         var log = lane.Log;
         var tail = log.CommittedUntilAddress;
         // Entries never span pages, so a page start is an entry boundary.
-        var from = Math.Max(log.BeginAddress, ((tail - (1L << pageSizeBits)) >> pageSizeBits) << pageSizeBits);
+        var from = Math.Max(lane.BeginAddress, ((tail - (1L << pageSizeBits)) >> pageSizeBits) << pageSizeBits);
         if (from >= tail)
         {
             return;

@@ -22,7 +22,7 @@ public sealed class LaneReader : IDisposable
     }
 
     /// <summary>Address of the next entry <see cref="Read"/> will return.</summary>
-    public long ReadAddress => Math.Max(_readAddress, _lane.Log.BeginAddress);
+    public long ReadAddress => Math.Max(_readAddress, _lane.BeginAddress);
 
     /// <summary>True when committed entries are waiting beyond the read address.</summary>
     public bool HasCommittedData => ReadAddress < _lane.Log.CommittedUntilAddress;
@@ -97,7 +97,7 @@ public sealed class LaneReader : IDisposable
     /// <summary>Forgets batches handed out but not completed: the next read starts again at the oldest undelivered entry.</summary>
     public void Rewind()
     {
-        _readAddress = _lane.Log.BeginAddress;
+        _readAddress = _lane.BeginAddress;
         _iterator?.Dispose();
         _iterator = null;
         _epoch++;
@@ -115,7 +115,7 @@ public sealed class LaneReader : IDisposable
         await _lane.DeliveryGate.WaitAsync(cancellationToken);
         // Deliverable only if the batch starts exactly at the oldest undelivered entry (earlier batches completed,
         // nothing evicted since it was read).
-        if (batch.Epoch != _epoch || batch.StartAddress != _lane.Log.BeginAddress)
+        if (batch.Epoch != _epoch || batch.StartAddress != _lane.BeginAddress)
         {
             _lane.DeliveryGate.Release();
             return null;
@@ -133,7 +133,7 @@ public sealed class LaneReader : IDisposable
         await _lane.DeliveryGate.WaitAsync(cancellationToken);
         try
         {
-            if (address > _lane.Log.BeginAddress)
+            if (address > _lane.BeginAddress)
             {
                 await _lane.AckAsync(Math.Min(address, _lane.Log.CommittedUntilAddress), records);
                 Rewind();
@@ -161,7 +161,7 @@ public sealed class LaneReader : IDisposable
     private void SyncWithEvictions()
     {
         var evicted = Volatile.Read(ref _evictedTo);
-        if (evicted > _readAddress || (_iterator is not null && _lane.Log.BeginAddress > _readAddress))
+        if (evicted > _readAddress || (_iterator is not null && _lane.BeginAddress > _readAddress))
         {
             Rewind();
         }
