@@ -27,6 +27,9 @@ public sealed class BufferLane : IDisposable
     private long _durableVersion;
     private long _uncommittedBytes;
 
+    // Highest tail covered by a completed commit of ours (FasterLog's own field may be published a moment later).
+    private long _committedTail;
+
     // FasterLog applies TruncateUntil lazily (at the next commit), so its BeginAddress lags; this is the truth.
     private long _begin;
     private TaskCompletionSource _durableSignal = NewSignal();
@@ -72,7 +75,7 @@ public sealed class BufferLane : IDisposable
     public long TailAddress => Log.TailAddress;
 
     /// <summary>Address up to which entries are durable.</summary>
-    public long CommittedUntilAddress => Log.CommittedUntilAddress;
+    public long CommittedUntilAddress => Math.Max(Log.CommittedUntilAddress, Interlocked.Read(ref _committedTail));
 
     /// <summary>A consistent snapshot of the lane's counters.</summary>
     public LaneStats GetStats()
@@ -288,7 +291,7 @@ public sealed class BufferLane : IDisposable
     /// <summary>Drops records older than the lane's TTL. Takes the gate and the lock.</summary>
     internal async ValueTask ExpireAsync(long nowMs, CancellationToken ct)
     {
-        if (Options.Ttl is not { } ttl || BeginAddress >= Log.CommittedUntilAddress)
+        if (Options.Ttl is not { } ttl || BeginAddress >= CommittedUntilAddress)
         {
             return;
         }
@@ -320,7 +323,7 @@ public sealed class BufferLane : IDisposable
     private async ValueTask<bool> EvictOldestLockedAsync(long need, DropReason reason, long nowMs, long appendedBeforeMs, CancellationToken ct)
     {
         var begin = BeginAddress;
-        var end = Log.CommittedUntilAddress;
+        var end = CommittedUntilAddress;
         if (begin >= end)
         {
             if (Log.TailAddress > begin && need != long.MaxValue)
@@ -336,7 +339,7 @@ public sealed class BufferLane : IDisposable
                     await _lock.WaitAsync(CancellationToken.None);
                 }
 
-                end = Log.CommittedUntilAddress;
+                end = CommittedUntilAddress;
             }
 
             if (begin >= end)
@@ -490,10 +493,15 @@ public sealed class BufferLane : IDisposable
         }
     }
 
-    internal void CompleteCommit(long version, LaneState state)
+    internal void CompleteCommit(long version, LaneState state, long tail)
     {
         lock (_encoder)
         {
+            if (tail > Interlocked.Read(ref _committedTail))
+            {
+                Interlocked.Exchange(ref _committedTail, tail);
+            }
+
             // Commits complete in order, but the commit loop and an eviction may both wait on one: never go back.
             if (version <= Interlocked.Read(ref _durableVersion))
             {

@@ -80,6 +80,9 @@ public sealed class BufferOptions
     /// <summary>How often TTL expiry runs. The default value is 1 second.</summary>
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Seam for fault-injection tests: creates a lane's log device from its base path. Not bound from configuration.</summary>
+    internal Func<string, FASTER.core.IDevice>? DeviceFactory { get; set; }
+
     /// <summary>Checks the rules that DataAnnotations cannot express. Returns one message per problem, naming the key.</summary>
     public IEnumerable<string> ValidateCrossField()
     {

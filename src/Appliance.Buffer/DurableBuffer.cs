@@ -79,9 +79,6 @@ public sealed class DurableBuffer : IAsyncDisposable
 
     internal TimeProvider Time { get; }
 
-    /// <summary>Internal seam for fault-injection tests: creates the log device of a lane from its base path.</summary>
-    internal static Func<string, IDevice>? DeviceFactoryForTests { get; set; }
-
     /// <summary>Opens (recovering) or creates the buffer in <see cref="BufferOptions.DataDirectory"/>.</summary>
     /// <exception cref="ArgumentException">The options are invalid; the message lists every problem with its key.</exception>
     /// <exception cref="BufferFormatException">The directory was written by an incompatible format version.</exception>
@@ -320,7 +317,7 @@ public sealed class DurableBuffer : IAsyncDisposable
             if (started is { } c)
             {
                 await lane.Log.WaitForCommitAsync(c.Tail, c.CommitNum, ct);
-                lane.CompleteCommit(c.Version, c.State);
+                lane.CompleteCommit(c.Version, c.State, c.Tail);
             }
         }
         catch (Exception e) when (e is not (OperationCanceledException or BufferException))
@@ -397,7 +394,7 @@ public sealed class DurableBuffer : IAsyncDisposable
         var created = !Directory.Exists(dir);
         Directory.CreateDirectory(dir);
         var sw = Stopwatch.StartNew();
-        var device = DeviceFactoryForTests?.Invoke(Path.Combine(dir, "log"))
+        var device = owner.Options.DeviceFactory?.Invoke(Path.Combine(dir, "log"))
             ?? Devices.CreateLogDevice(Path.Combine(dir, "log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
         var settings = new FasterLogSettings
         {
@@ -449,7 +446,7 @@ public sealed class DurableBuffer : IAsyncDisposable
     private static void VerifyCommittedTail(BufferLane lane, int pageSizeBits)
     {
         var log = lane.Log;
-        var tail = log.CommittedUntilAddress;
+        var tail = lane.CommittedUntilAddress;
         // Entries never span pages, so a page start is an entry boundary.
         var from = Math.Max(lane.BeginAddress, ((tail - (1L << pageSizeBits)) >> pageSizeBits) << pageSizeBits);
         if (from >= tail)

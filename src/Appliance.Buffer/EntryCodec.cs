@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Text;
 using Appliance.Core.Records;
 
@@ -55,7 +56,7 @@ internal static class EntryCodec
     public static void WriteRecord(IBufferWriter<byte> w, EdgeRecord r, long appendedAtMs)
     {
         var size = 1 + 8 + 8 + 4 + 8 + StrSize(r.Source.Topic) + NullableStrSize(r.DestinationTopic)
-            + NullableBytesSize(r.Key) + NullableBytesSize(r.Value) + 5;
+            + NullableBytesSize(r.Key) + NullableBytesSize(r.Value) + 5 + CrcBytes;
         foreach (var h in r.Headers)
         {
             size += StrSize(h.Key) + NullableBytesSize(h.Value);
@@ -83,12 +84,13 @@ internal static class EntryCodec
             p += WriteNullableBytes(span[p..], h.Value);
         }
 
+        p += WriteCrc(span, p);
         w.Advance(p);
     }
 
     public static void WriteGap(IBufferWriter<byte> w, GapMarker g, long appendedAtMs)
     {
-        var size = 1 + 8 + 1 + 8 + 8 + 5;
+        var size = 1 + 8 + 1 + 8 + 8 + 5 + CrcBytes;
         foreach (var r in g.Ranges)
         {
             size += StrSize(r.Topic) + 4 + 8 + 8 + 8;
@@ -118,12 +120,18 @@ internal static class EntryCodec
             p += 8;
         }
 
+        p += WriteCrc(span, p);
         w.Advance(p);
     }
 
     /// <summary>Decodes an entry; throws <see cref="FormatException"/> when the bytes are not a valid version-1 entry.</summary>
-    public static BufferEntry Read(ReadOnlySpan<byte> s, long address, long nextAddress, string lane)
+    public static BufferEntry Read(ReadOnlySpan<byte> entry, long address, long nextAddress, string lane)
     {
+        // Our own CRC: FASTER verifies its checksum only for pages read from disk, not for the tail page that
+        // recovery loads into memory, and corruption must never pass unnoticed.
+        Expect(entry.Length > CrcBytes, "entry too short");
+        var s = entry[..^CrcBytes];
+        Expect(Crc32.HashToUInt32(s) == BinaryPrimitives.ReadUInt32LittleEndian(entry[^CrcBytes..]), "CRC mismatch");
         var p = 0;
         var kind = (EntryKind)s[p++];
         var appendedAt = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
@@ -186,6 +194,14 @@ internal static class EntryCodec
             default:
                 throw new FormatException($"unknown entry kind {(byte)kind}");
         }
+    }
+
+    private const int CrcBytes = 4;
+
+    private static int WriteCrc(Span<byte> span, int length)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(span[length..], Crc32.HashToUInt32(span[..length]));
+        return CrcBytes;
     }
 
     private static void Expect(bool ok, string what)

@@ -25,7 +25,7 @@ public sealed class LaneReader : IDisposable
     public long ReadAddress => Math.Max(_readAddress, _lane.BeginAddress);
 
     /// <summary>True when committed entries are waiting beyond the read address.</summary>
-    public bool HasCommittedData => ReadAddress < _lane.Log.CommittedUntilAddress;
+    public bool HasCommittedData => ReadAddress < _lane.CommittedUntilAddress;
 
     /// <summary>
     /// Returns up to <paramref name="maxRecords"/> committed entries (and about <paramref name="maxBytes"/> bytes)
@@ -135,7 +135,7 @@ public sealed class LaneReader : IDisposable
         {
             if (address > _lane.BeginAddress)
             {
-                await _lane.AckAsync(Math.Min(address, _lane.Log.CommittedUntilAddress), records);
+                await _lane.AckAsync(Math.Min(address, _lane.CommittedUntilAddress), records);
                 Rewind();
             }
         }

@@ -1,0 +1,188 @@
+using System.Collections.Concurrent;
+using FASTER.core;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Buffer.Tests;
+
+[Trait("Category", "Unit")]
+public sealed class FaultTests : BufferTestBase
+{
+    [Fact]
+    public async Task Open_GarbageWrittenAfterTheLastCommit_RecoversExactlyTheCommittedRecordsAndLogsTheTornTail()
+    {
+        var options = Options(Dir);
+        long committedTail;
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                await buffer.Lane("critical").AppendAsync(Rec(i));
+            }
+
+            await buffer.WhenDurableAsync();
+            committedTail = buffer.Lane("critical").CommittedUntilAddress;
+        }
+
+        // A torn write: bytes after the committed tail that no commit covers (as a crash mid-flush leaves them).
+        var segment = Path.Combine(Dir, "lanes", "critical", "log.0");
+        await using (var fs = new FileStream(segment, FileMode.Open, FileAccess.Write))
+        {
+            fs.Position = committedTail + 64;
+            fs.Write(Enumerable.Range(0, 3000).Select(i => (byte)(i * 7 + 1)).ToArray());
+        }
+
+        var logs = new CapturingLoggerFactory();
+        await using var reopened = DurableBuffer.Open(options, logs);
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => (long)i), ReadAll(reopened.Lane("critical")).Select(e => e.Record!.Source.Offset));
+        Assert.Contains(logs.Messages, m => m.Contains("discarded", StringComparison.Ordinal) && m.Contains("critical", StringComparison.Ordinal));
+
+        // New appends go after the committed tail and read back normally.
+        await reopened.Lane("critical").AppendAsync(Rec(100));
+        await reopened.WhenDurableAsync();
+        Assert.Equal(101, ReadAll(reopened.Lane("critical")).Count);
+    }
+
+    [Fact]
+    public async Task Open_CommittedEntryCorrupted_IsDetectedAndNeverSilentlySkipped()
+    {
+        var options = Options(Dir);
+        long victim;
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            var lane = buffer.Lane("critical");
+            for (var i = 0; i < 50; i++)
+            {
+                await lane.AppendAsync(Rec(i));
+            }
+
+            victim = (await lane.AppendAsync(Rec(50))).Address;
+            for (var i = 51; i < 60; i++)
+            {
+                await lane.AppendAsync(Rec(i));
+            }
+
+            await buffer.WhenDurableAsync();
+        }
+
+        var segment = Path.Combine(Dir, "lanes", "critical", "log.0");
+        await using (var fs = new FileStream(segment, FileMode.Open, FileAccess.ReadWrite))
+        {
+            fs.Position = victim + BufferLane.EntryHeaderBytes + 40;
+            var b = fs.ReadByte();
+            fs.Position--;
+            fs.WriteByte((byte)(b ^ 0xFF));
+        }
+
+        // Either recovery refuses the directory, or it falls back to the last commit before the corrupt entry and says
+        // so; in no case may record 50 be skipped while later records are returned.
+        var logs = new CapturingLoggerFactory();
+        try
+        {
+            await using var reopened = DurableBuffer.Open(options, logs);
+            var offsets = ReadAll(reopened.Lane("critical")).Select(e => e.Record!.Source.Offset).ToList();
+            Assert.Equal(Enumerable.Range(0, offsets.Count).Select(i => (long)i), offsets);
+            Assert.True(offsets.Count <= 50, $"corrupt entry 50 was returned or skipped: read {offsets.Count} records");
+            Assert.Contains(logs.Messages, m => m.Contains("discarded", StringComparison.Ordinal));
+        }
+        catch (BufferCorruptionException e)
+        {
+            Assert.Contains("critical", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Commit_DeviceWriteFails_BufferFaultsStickilyWithOneTypedException()
+    {
+        var options = Options(Dir);
+        var devices = new ConcurrentBag<FaultyDevice>();
+        options.DeviceFactory = path =>
+        {
+            var d = new FaultyDevice(Devices.CreateLogDevice(path, preallocateFile: false, deleteOnClose: false, recoverDevice: true));
+            devices.Add(d);
+            return d;
+        };
+
+        var buffer = DurableBuffer.Open(options);
+        await buffer.Lane("critical").AppendAsync(Rec(0));
+        await buffer.WhenDurableAsync();
+        foreach (var d in devices)
+        {
+            d.Fail = true;
+        }
+
+        await buffer.Lane("critical").AppendAsync(Rec(1));
+        await Assert.ThrowsAsync<BufferFaultedException>(async () => await buffer.WhenDurableAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(buffer.IsFaulted);
+        await Assert.ThrowsAsync<BufferFaultedException>(async () => await buffer.Lane("bulk").AppendAsync(Rec(2)));
+        Assert.Throws<BufferFaultedException>(() => buffer.Lane("critical").Reader.Read(10, long.MaxValue));
+        await Assert.ThrowsAsync<BufferFaultedException>(async () => await buffer.WhenDurableAsync());
+        foreach (var d in devices)
+        {
+            d.Fail = false;
+        }
+
+        await buffer.DisposeAsync();
+
+        // After a restart the buffer is back at its last commit.
+        await using var reopened = DurableBuffer.Open(Options(Dir));
+        Assert.Equal([0L], ReadAll(reopened.Lane("critical")).Select(e => e.Record!.Source.Offset));
+    }
+
+    private sealed class FaultyDevice(IDevice inner) : StorageDeviceBase(inner.FileName, inner.SectorSize, inner.Capacity)
+    {
+        public volatile bool Fail;
+
+        public override void Initialize(long segmentSize, LightEpoch? epoch = null, bool omitSegmentIdFromFilename = false)
+        {
+            base.Initialize(segmentSize, epoch, omitSegmentIdFromFilename);
+            inner.Initialize(segmentSize, epoch, omitSegmentIdFromFilename);
+        }
+
+        public override void ReadAsync(int segmentId, ulong sourceAddress, IntPtr destinationAddress, uint readLength, DeviceIOCompletionCallback callback, object context) =>
+            inner.ReadAsync(segmentId, sourceAddress, destinationAddress, readLength, callback, context);
+
+        public override void WriteAsync(IntPtr sourceAddress, int segmentId, ulong destinationAddress, uint numBytesToWrite, DeviceIOCompletionCallback callback, object context)
+        {
+            if (Fail)
+            {
+                callback(5, 0, context); // EIO
+                return;
+            }
+
+            inner.WriteAsync(sourceAddress, segmentId, destinationAddress, numBytesToWrite, callback, context);
+        }
+
+        public override void RemoveSegmentAsync(int segment, AsyncCallback callback, IAsyncResult result) => inner.RemoveSegmentAsync(segment, callback, result);
+
+        public override long GetFileSize(int segment) => inner.GetFileSize(segment);
+
+        public override void Dispose() => inner.Dispose();
+    }
+}
+
+/// <summary>Collects formatted log messages for assertions.</summary>
+internal sealed class CapturingLoggerFactory : ILoggerFactory
+{
+    public ConcurrentQueue<string> Messages { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+    public void AddProvider(ILoggerProvider provider)
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(CapturingLoggerFactory owner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner.Messages.Enqueue($"{logLevel}: {formatter(state, exception)}");
+    }
+}
