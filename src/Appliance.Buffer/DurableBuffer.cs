@@ -66,7 +66,20 @@ public sealed class DurableBuffer : IAsyncDisposable
     public IReadOnlyList<BufferLane> Lanes => _lanes;
 
     /// <summary>Total log bytes held by all lanes.</summary>
-    public long TotalBufferedBytes => _lanes.Sum(l => l.BufferedBytes);
+    public long TotalBufferedBytes
+    {
+        get
+        {
+            // On the append path: a plain loop, no allocation.
+            long total = 0;
+            for (var i = 0; i < _lanes.Count; i++)
+            {
+                total += _lanes[i].BufferedBytes;
+            }
+
+            return total;
+        }
+    }
 
     /// <summary>True after a device or commit failure; see <see cref="FaultException"/>.</summary>
     public bool IsFaulted => Volatile.Read(ref _fault) is not null;
@@ -167,7 +180,9 @@ public sealed class DurableBuffer : IAsyncDisposable
             return;
         }
 
-        NoteUncommitted();
+        // Someone is waiting: commit now. Waiters arriving while a commit is in flight share the next one
+        // (group commit); the interval only bounds how long unwaited appends stay uncommitted.
+        RequestCommit();
         for (var i = 0; i < _lanes.Count; i++)
         {
             await _lanes[i].WaitDurableAsync(versions[i], cancellationToken);
@@ -273,7 +288,8 @@ public sealed class DurableBuffer : IAsyncDisposable
 
     internal void NoteUncommitted()
     {
-        if (Interlocked.Exchange(ref _dirty, 1) == 0)
+        // A plain read first: appends call this per record and must not bounce the cache line.
+        if (Volatile.Read(ref _dirty) == 0 && Interlocked.Exchange(ref _dirty, 1) == 0)
         {
             _wake.Release();
         }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using Appliance.Core.Records;
 
@@ -33,10 +34,10 @@ internal sealed class LaneState
 
     public void Advance(SourcePosition pos)
     {
-        var key = pos.SourcePartition;
-        if (!NextOffsets.TryGetValue(key, out var next) || pos.Offset + 1 > next)
+        ref var next = ref CollectionsMarshal.GetValueRefOrAddDefault(NextOffsets, pos.SourcePartition, out _);
+        if (pos.Offset + 1 > next)
         {
-            NextOffsets[key] = pos.Offset + 1;
+            next = pos.Offset + 1;
         }
     }
 

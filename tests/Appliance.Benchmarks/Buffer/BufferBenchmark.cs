@@ -1,0 +1,289 @@
+using System.Diagnostics;
+using System.Globalization;
+using Appliance.Buffer;
+using Appliance.Core.Records;
+
+namespace Appliance.Benchmarks.Buffer;
+
+/// <summary>
+/// Durable buffer figures, measured side by side in one run on one disk: group-committed append against raw
+/// sequential writes with the same fsync cadence, commit latency at a paced ingest, recovery of a 1 GB lane, and
+/// RSS while 2 GB are buffered.
+/// </summary>
+internal sealed class BufferBenchmark : IBenchmark
+{
+    public string Name => "buffer";
+
+    public string Description => "durable append vs raw fsync baseline, commit latency at 50 MB/s, 1 GB recovery, RSS with 2 GB buffered [--dir D] [--runs N] [--quick]";
+
+    public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var root = Arg(args, "--dir") ?? Path.Combine(Path.GetTempPath(), "appliance-bench-buffer");
+        var runs = int.Parse(Arg(args, "--runs") ?? "3", CultureInfo.InvariantCulture);
+        var quick = args.Contains("--quick");
+        var appendBytes = quick ? 128L << 20 : 1L << 30;
+        Directory.CreateDirectory(root);
+        Console.WriteLine($"# data dir {root} ({DriveInfo.GetDrives().FirstOrDefault(d => root.StartsWith(d.Name, StringComparison.Ordinal))?.DriveFormat ?? "?"}), {runs} runs each, medians with min..max");
+
+        Console.WriteLine();
+        Console.WriteLine("## Durable append (group commit: 5 ms or 1 MiB) vs raw sequential write + fsync at the same cadence");
+        Console.WriteLine("| record | buffer rec/s | buffer MB/s | commits | raw MB/s (same bytes, same number of fsyncs) | ratio buffer/raw |");
+        Console.WriteLine("|---|---|---|---|---|---|");
+        foreach (var size in new[] { 100, 1024 })
+        {
+            var bufferRates = new List<double>();
+            var rawRates = new List<double>();
+            var recRates = new List<double>();
+            long commits = 0;
+            for (var r = 0; r < runs; r++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var (recPerSec, mbPerSec, c, totalBytes) = await DurableAppendAsync(Fresh(root, "append"), size, appendBytes);
+                // Baseline right after, same disk: same bytes, same number of fsyncs.
+                var raw = RawSequentialWrite(Path.Combine(root, "raw.bin"), totalBytes, (int)Math.Max(4096, totalBytes / Math.Max(1, c)));
+                bufferRates.Add(mbPerSec);
+                recRates.Add(recPerSec);
+                rawRates.Add(raw);
+                commits = c;
+            }
+
+            Console.WriteLine($"| {size} B | {Fmt(recRates, "N0")} | {Fmt(bufferRates, "F0")} | {commits} | {Fmt(rawRates, "F0")} | {Median(bufferRates) / Median(rawRates):F2}x |");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("## Commit latency at a steady paced ingest (1 KiB records, batches every 1 ms; latency = append of a batch until WhenDurableAsync returns)");
+        Console.WriteLine("| target | achieved MB/s | p50 ms | p99 ms | max ms |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var mbps in new[] { 50 })
+        {
+            var p50s = new List<double>();
+            var p99s = new List<double>();
+            var maxs = new List<double>();
+            var achieved = new List<double>();
+            for (var r = 0; r < runs; r++)
+            {
+                var (p50, p99, max, got) = await PacedLatencyAsync(Fresh(root, "paced"), mbps, TimeSpan.FromSeconds(quick ? 3 : 6), cancellationToken);
+                p50s.Add(p50);
+                p99s.Add(p99);
+                maxs.Add(max);
+                achieved.Add(got);
+            }
+
+            Console.WriteLine($"| {mbps} MB/s | {Fmt(achieved, "F1")} | {Fmt(p50s, "F2")} | {Fmt(p99s, "F2")} | {Fmt(maxs, "F1")} |");
+        }
+
+        Console.WriteLine();
+        var laneBytes = quick ? 256L << 20 : 1L << 30;
+        Console.WriteLine($"## Recovery of a lane holding {laneBytes >> 20} MiB (1 KiB records; page cache dropped before each open when permitted)");
+        var dir = Fresh(root, "recover");
+        await FillAsync(dir, laneBytes, 1024, lanes: 1);
+        var opens = new List<double>();
+        for (var r = 0; r < runs; r++)
+        {
+            DropCaches();
+            var sw = Stopwatch.StartNew();
+            await using (var b = DurableBuffer.Open(Options(dir, 1, laneBytes)))
+            {
+                sw.Stop();
+                if (b.Lanes[0].BufferedBytes < laneBytes * 9 / 10)
+                {
+                    throw new InvalidOperationException($"recovered only {b.Lanes[0].BufferedBytes} bytes");
+                }
+            }
+
+            opens.Add(sw.Elapsed.TotalMilliseconds);
+        }
+
+        Console.WriteLine($"open + recover: {Fmt(opens, "F0")} ms (median, min..max)");
+
+        Console.WriteLine();
+        var big = quick ? 512L << 20 : 2L << 30;
+        Console.WriteLine($"## Process RSS while buffering (1 KiB records, 2 lanes)");
+        Console.WriteLine("| buffered | RSS MiB | managed heap MiB |");
+        Console.WriteLine("|---|---|---|");
+        var rssDir = Fresh(root, "rss");
+        await using (var b = DurableBuffer.Open(Options(rssDir, 2, big)))
+        {
+            var payload = new byte[1024];
+            long offset = 0;
+            foreach (var target in new[] { big / 8, big / 2, big })
+            {
+                while (b.TotalBufferedBytes < target)
+                {
+                    for (var i = 0; i < 1000; i++, offset++)
+                    {
+                        await b.Lanes[(int)(offset & 1)].AppendAsync(new EdgeRecord(new SourcePosition("t", 0, offset), offset, null, payload));
+                    }
+                }
+
+                await b.WhenDurableAsync();
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                Console.WriteLine($"| {b.TotalBufferedBytes >> 20} MiB | {Rss() >> 20} | {GC.GetTotalMemory(false) >> 20} |");
+            }
+        }
+
+        Directory.Delete(root, recursive: true);
+        return 0;
+    }
+
+    private static async Task<(double RecPerSec, double MbPerSec, long Commits, long Bytes)> DurableAppendAsync(string dir, int size, long totalBytes)
+    {
+        var options = Options(dir, 1, totalBytes * 2);
+        await using var b = DurableBuffer.Open(options);
+        var lane = b.Lanes[0];
+        var payload = new byte[size];
+        Random.Shared.NextBytes(payload);
+        var count = totalBytes / size;
+        // Records are built up front (as a consumer's poll batch would be) and appended 500 at a time.
+        const int batchSize = 500;
+        var batch = new List<EdgeRecord>(batchSize);
+        var results = new List<AppendResult>(batchSize);
+        var sw = Stopwatch.StartNew();
+        for (long i = 0; i < count;)
+        {
+            batch.Clear();
+            results.Clear();
+            for (var j = 0; j < batchSize && i < count; j++, i++)
+            {
+                batch.Add(new EdgeRecord(new SourcePosition("t", 0, i), i, null, payload));
+            }
+
+            await lane.AppendBatchAsync(batch, results);
+            if (results.Count != batch.Count || results.Any(r => r.Status != AppendStatus.Accepted))
+            {
+                throw new InvalidOperationException($"append near {i} was not accepted");
+            }
+        }
+
+        await b.WhenDurableAsync();
+        sw.Stop();
+        var logBytes = lane.TailAddress - 64;
+        return (count / sw.Elapsed.TotalSeconds, count * (double)size / 1e6 / sw.Elapsed.TotalSeconds, Math.Max(1, lane.CommitsCompleted), logBytes);
+    }
+
+    /// <summary>Writes <paramref name="total"/> bytes sequentially in chunks of <paramref name="chunk"/> and fsyncs after each chunk (dd conv=fsync style, per chunk). Returns MB/s.</summary>
+    private static double RawSequentialWrite(string path, long total, int chunk)
+    {
+        var buf = new byte[chunk];
+        Random.Shared.NextBytes(buf);
+        var sw = Stopwatch.StartNew();
+        using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.None))
+        {
+            for (long written = 0; written < total; written += chunk)
+            {
+                fs.Write(buf, 0, (int)Math.Min(chunk, total - written));
+                fs.Flush(flushToDisk: true);
+            }
+        }
+
+        sw.Stop();
+        File.Delete(path);
+        return total / 1e6 / sw.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<(double P50, double P99, double Max, double AchievedMbps)> PacedLatencyAsync(string dir, int mbps, TimeSpan duration, CancellationToken ct)
+    {
+        await using var b = DurableBuffer.Open(Options(dir, 1, 4L << 30));
+        var lane = b.Lanes[0];
+        var payload = new byte[1024];
+        var perMs = mbps * 1_000_000 / 1024 / 1000;
+        var latencies = new List<double>();
+        var sw = Stopwatch.StartNew();
+        long offset = 0;
+        long tick = 0;
+        while (sw.Elapsed < duration)
+        {
+            ct.ThrowIfCancellationRequested();
+            var wait = TimeSpan.FromMilliseconds(tick) - sw.Elapsed;
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, ct);
+            }
+
+            // Append everything that is due by now (catching up if the last wait ran long), as a consumer would.
+            var dueTicks = Math.Max(1, (long)sw.Elapsed.TotalMilliseconds - tick + 1);
+            tick += dueTicks;
+            var start = Stopwatch.GetTimestamp();
+            for (var i = 0; i < perMs * dueTicks; i++, offset++)
+            {
+                await lane.AppendAsync(new EdgeRecord(new SourcePosition("t", 0, offset), offset, null, payload), ct);
+            }
+
+            await b.WhenDurableAsync(ct);
+            latencies.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+
+        latencies.Sort();
+        return (Pct(latencies, 0.50), Pct(latencies, 0.99), latencies[^1], offset * 1024.0 / 1e6 / sw.Elapsed.TotalSeconds);
+    }
+
+    private static async Task FillAsync(string dir, long bytes, int size, int lanes)
+    {
+        await using var b = DurableBuffer.Open(Options(dir, lanes, bytes));
+        var payload = new byte[size];
+        long i = 0;
+        while (b.TotalBufferedBytes < bytes - (4 << 20))
+        {
+            await b.Lanes[(int)(i % lanes)].AppendAsync(new EdgeRecord(new SourcePosition("t", 0, i), i, null, payload));
+            i++;
+        }
+
+        await b.WhenDurableAsync();
+    }
+
+    private static BufferOptions Options(string dir, int lanes, long bytesPerLane) => new()
+    {
+        DataDirectory = dir,
+        Lanes = Enumerable.Range(0, lanes).Select(i => new LaneOptions { Name = $"lane{i}", QuotaBytes = bytesPerLane + (64L << 20) }).ToList(),
+        TotalBudgetBytes = lanes * (bytesPerLane + (64L << 20)),
+    };
+
+    private static string Fresh(string root, string name)
+    {
+        var dir = Path.Combine(root, name);
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+
+        return dir;
+    }
+
+    private static void DropCaches()
+    {
+        try
+        {
+            File.WriteAllText("/proc/sys/vm/drop_caches", "3");
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            // Not root: reopen reads from the page cache; the figure is then a lower bound.
+        }
+    }
+
+    private static long Rss()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return Environment.WorkingSet;
+    }
+
+    private static double Pct(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
+
+    private static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
+
+    private static string Fmt(List<double> v, string f) => $"{Median(v).ToString(f, CultureInfo.InvariantCulture)} ({v.Min().ToString(f, CultureInfo.InvariantCulture)}..{v.Max().ToString(f, CultureInfo.InvariantCulture)})";
+
+    private static string? Arg(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}
