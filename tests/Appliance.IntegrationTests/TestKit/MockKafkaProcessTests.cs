@@ -59,6 +59,20 @@ public sealed class MockKafkaProcessTests
     }
 
     [Fact]
+    public async Task StartAsync_AdvertiseHostWithoutForwarder_MetadataNamesThatHost()
+    {
+        // E.g. a VM behind QEMU's user network reaches the host's loopback as 10.0.2.2.
+        await using var mock = await MockKafkaProcess.StartAsync(new MockKafkaProcessOptions { Brokers = 2, AdvertiseHost = "localhost" });
+        using var admin = new AdminClientBuilder(mock.AdminConfig()).Build();
+
+        var brokers = admin.GetMetadata(Deadline).Brokers;
+
+        Assert.Equal(2, brokers.Count);
+        Assert.All(brokers, b => Assert.Equal("localhost", b.Host));
+        Assert.Equal(mock.BootstrapServers, string.Join(',', brokers.OrderBy(b => b.BrokerId).Select(b => $"localhost:{b.Port}")));
+    }
+
+    [Fact]
     public async Task SendCommandAsync_UnknownCommandOrBroker_ThrowsWithErrorReply()
     {
         await using var mock = await MockKafkaProcess.StartAsync();
