@@ -118,11 +118,8 @@ static void ControlLoop(MockKafkaServer server, CancellationTokenSource stop)
         }
 
         var (reply, quit) = server.Execute(line);
-        lock (server)
-        {
-            Console.Out.WriteLine(reply);
-            Console.Out.Flush();
-        }
+        Console.Out.WriteLine(reply);
+        Console.Out.Flush();
 
         if (quit)
         {

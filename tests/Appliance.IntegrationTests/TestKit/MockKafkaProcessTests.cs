@@ -109,7 +109,7 @@ public sealed class MockKafkaProcessTests
     {
         // As under systemd: stdin is /dev/null and there is no control channel.
         var options = new ChildProcessOptions { CloseStdin = true };
-        using var process = ChildProcess.StartDotnet(MockKafkaProcess.DefaultDllPath, ["--bind", "0.0.0.0", "--topic", "t:1"], options);
+        using var process = ChildProcess.StartDotnet(MockKafkaProcess.DefaultDllPath, ["--bind", "127.0.0.2", "--topic", "t:1"], options);
         var ready = await process.WaitForLineAsync(l => l.StartsWith("READY bootstrap=", StringComparison.Ordinal), Deadline);
         var bootstrap = ready["READY bootstrap=".Length..];
 
@@ -120,7 +120,7 @@ public sealed class MockKafkaProcessTests
         }
 
         Assert.False(process.HasExited);
-        Assert.StartsWith("127.0.0.1:", bootstrap, StringComparison.Ordinal);
+        Assert.StartsWith("127.0.0.2:", bootstrap, StringComparison.Ordinal);
         Assert.Equal([ready], process.StdoutLines);
         process.Terminate();
         Assert.Equal(0, await process.WaitForExitAsync(Deadline));
