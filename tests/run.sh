@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run runs exactly this).
+# Installs what the tests need, builds with warnings as errors, runs the Unit and Integration suites, and the
+# image lint and chaos smoke when their parts are present. Prints "N passed, N failed" last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use (kcat: a Kafka client that is not in-process librdkafka).
+need=()
+for pkg in kcat; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+echo "== build (Release, warnings are errors)"
+dotnet build Appliance.sln -c Release -nologo -clp:ErrorsOnly
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+status=0
+echo "== tests (Category=Unit|Integration)"
+dotnet test Appliance.sln -c Release --no-build --nologo --filter "Category=Unit|Category=Integration" \
+  --logger "trx" --results-directory "$results" 2>&1 | tee "$results/out.txt" || status=$?
+
+# Sum the per-assembly summaries into one closing line.
+passed=$(grep -Eo 'Passed: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -Eo 'Failed: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -Eo 'Skipped: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$status"
