@@ -419,14 +419,16 @@ public sealed class DurableBuffer : IAsyncDisposable
             MemorySizeBits = owner.Options.MemorySizeBits,
             SegmentSizeBits = owner.Options.SegmentSizeBits,
             LogChecksum = LogChecksumType.PerEntry,
-            // FastCommitMode writes the commit record into the log itself (one sync write per commit); the metadata
-            // file is written only every 100 commits, so recovery scans forward at most that far (perf-anchors.md).
-            FastCommitMode = true,
+            // Not FastCommitMode: with it, FASTER flushes pages in parallel and puts commit records in the log, so after
+            // a SIGKILL a later page holding a commit record can be on disk while the end of an earlier page is not;
+            // recovery scans forward, reads the zeros as end-of-page padding and accepts that commit with a silent
+            // hole (seen in CrashTests). Normal commits write metadata only once the log is flushed contiguously
+            // past the commit point.
+            FastCommitMode = false,
             LogCommitManager = new DeviceLogCommitCheckpointManager(
                 new LocalStorageNamedDeviceFactory(),
                 new DefaultCheckpointNamingScheme(Path.Combine(dir, "commits")),
-                removeOutdated: true,
-                fastCommitThrottleFreq: 100),
+                removeOutdated: true),
             TryRecoverLatest = true,
             AutoRefreshSafeTailAddress = false,
         };

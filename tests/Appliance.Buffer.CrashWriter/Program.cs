@@ -7,18 +7,7 @@ using Appliance.Core.Records;
 
 var dir = args[0];
 var random = new Random(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture));
-var options = new BufferOptions
-{
-    DataDirectory = dir,
-    Lanes = [new LaneOptions { Name = "critical", QuotaBytes = 16L << 20 }, new LaneOptions { Name = "bulk", QuotaBytes = 16L << 20 }],
-    TotalBudgetBytes = 64L << 20,
-    CommitIntervalMs = 1,
-    SegmentSizeBits = 20,
-    PageSizeBits = 16,
-    MemorySizeBits = 18,
-};
-
-await using var buffer = DurableBuffer.Open(options);
+await using var buffer = DurableBuffer.Open(Appliance.Buffer.CrashWriter.CrashWriterOptions.For(dir));
 var resume = buffer.GetResumePoints();
 var next = buffer.Lanes.ToDictionary(l => l.Name, l => resume.TryGetValue(new SourcePartition(l.Name, 0), out var n) ? n : 0L);
 Console.WriteLine("STARTED");
@@ -69,5 +58,24 @@ while (true)
     foreach (var (lane, offset) in delivered)
     {
         Console.WriteLine($"DELIVERED {lane} {offset}");
+    }
+}
+
+namespace Appliance.Buffer.CrashWriter
+{
+    /// <summary>The buffer settings the writer uses; the test reopens the directory with the same ones.</summary>
+    public static class CrashWriterOptions
+    {
+        /// <summary>Two lanes with small segments so a run crosses segment and page boundaries quickly.</summary>
+        public static BufferOptions For(string dir) => new()
+        {
+            DataDirectory = dir,
+            Lanes = [new LaneOptions { Name = "critical", QuotaBytes = 16L << 20 }, new LaneOptions { Name = "bulk", QuotaBytes = 16L << 20 }],
+            TotalBudgetBytes = 64L << 20,
+            CommitIntervalMs = 1,
+            SegmentSizeBits = 20,
+            PageSizeBits = 16,
+            MemorySizeBits = 18,
+        };
     }
 }

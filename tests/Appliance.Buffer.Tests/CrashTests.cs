@@ -35,10 +35,11 @@ public sealed class CrashTests(ITestOutputHelper output) : BufferTestBase
             var resume = buffer.GetResumePoints();
             foreach (var l in LaneNames)
             {
-                var offsets = ReadAll(buffer.Lane(l)).Where(e => e.Record is not null).Select(e => e.Record!.Source.Offset).ToList();
+                var entries = ReadAll(buffer.Lane(l)).Where(e => e.Record is not null).ToList();
+                var offsets = entries.Select(e => e.Record!.Source.Offset).ToList();
                 for (var i = 1; i < offsets.Count; i++)
                 {
-                    Assert.True(offsets[i] == offsets[i - 1] + 1, $"kill {kill}, lane {l}: offset {offsets[i]} follows {offsets[i - 1]} (a gap, duplicate or reorder)");
+                    Assert.True(offsets[i] == offsets[i - 1] + 1, $"kill {kill}, lane {l}: offset {offsets[i]} (address {entries[i].Address}) follows {offsets[i - 1]} (address {entries[i - 1].Address}, next {entries[i - 1].NextAddress}) (a gap, duplicate or reorder); lane begin {buffer.Lane(l).BeginAddress}, committed {buffer.Lane(l).CommittedUntilAddress}, last durable ack {lastAck[l]}");
                 }
 
                 if (offsets.Count > 0)
@@ -57,17 +58,7 @@ public sealed class CrashTests(ITestOutputHelper output) : BufferTestBase
         }
     }
 
-    private static BufferOptions WriterOptions(string dir) => new()
-    {
-        // Must match tests/Appliance.Buffer.CrashWriter/Program.cs.
-        DataDirectory = dir,
-        Lanes = [new LaneOptions { Name = "critical", QuotaBytes = 16L << 20 }, new LaneOptions { Name = "bulk", QuotaBytes = 16L << 20 }],
-        TotalBudgetBytes = 64L << 20,
-        CommitIntervalMs = 1,
-        SegmentSizeBits = 20,
-        PageSizeBits = 16,
-        MemorySizeBits = 18,
-    };
+    private static BufferOptions WriterOptions(string dir) => CrashWriter.CrashWriterOptions.For(dir);
 
     private async Task<(Dictionary<string, long> Acks, Dictionary<string, long> Delivered)> RunWriterUntilKilledAsync(int seed, int ackTarget)
     {
