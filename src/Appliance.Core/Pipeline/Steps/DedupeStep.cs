@@ -84,7 +84,7 @@ internal sealed class DedupeStep(long windowMs, long latenessMs, EventTime event
                 throw new PipelineDataException(PipelineDataException.MissingField, $"the id field '{idField}' is missing");
             }
 
-            SHA256.HashData(Encoding.UTF8.GetBytes(node.ToJsonString()), digest);
+            SHA256.HashData(Encoding.UTF8.GetBytes(JsonWire.ToText(node)), digest);
         }
         else
         {

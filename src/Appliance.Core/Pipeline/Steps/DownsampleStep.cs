@@ -130,7 +130,7 @@ internal sealed class DownsampleStep(long windowMs, long latenessMs, EventTime e
 
             throw new PipelineDataException(
                 PipelineDataException.WrongType,
-                $"the field '{f}' is {node.GetValueKind().ToString().ToLowerInvariant()} {EventTime.Shorten(node.ToJsonString())}, not a number");
+                $"the field '{f}' is {node.GetValueKind().ToString().ToLowerInvariant()} {EventTime.Shorten(JsonWire.ToText(node))}, not a number");
         }
     }
 

@@ -41,7 +41,7 @@ internal sealed class EventTime(FieldPath? field)
 
         throw new PipelineDataException(
             PipelineDataException.WrongType,
-            $"the event time field '{field}' is {node.GetValueKind().ToString().ToLowerInvariant()} {Shorten(node.ToJsonString())}, not epoch milliseconds or an ISO-8601 time");
+            $"the event time field '{field}' is {node.GetValueKind().ToString().ToLowerInvariant()} {Shorten(JsonWire.ToText(node))}, not epoch milliseconds or an ISO-8601 time");
     }
 
     public static long WindowStart(long eventTimeMs, long windowMs)

@@ -61,7 +61,7 @@ internal sealed class MaskStep : IPipelineStep
                         // Strings are hashed as their UTF-8 text; numbers, booleans, objects and arrays as their JSON text.
                         var data = node is JsonValue v && v.GetValueKind() == JsonValueKind.String
                             ? Encoding.UTF8.GetBytes(v.GetValue<string>())
-                            : Encoding.UTF8.GetBytes(node.ToJsonString());
+                            : Encoding.UTF8.GetBytes(JsonWire.ToText(node));
                         field.GetParent(context.Value, create: false)![field.Leaf] = JsonValue.Create(Mask(data));
                     }
 

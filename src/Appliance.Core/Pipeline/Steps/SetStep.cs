@@ -70,7 +70,7 @@ internal sealed class SetStep : IPipelineStep
                 {
                     null => null,
                     JsonValue v when v.GetValueKind() == JsonValueKind.String => v.GetValue<string>(),
-                    _ => node.ToJsonString(),
+                    _ => JsonWire.ToText(node),
                 });
             }
             else
