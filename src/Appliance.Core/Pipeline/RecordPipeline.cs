@@ -20,7 +20,7 @@ public sealed class RecordPipeline
 {
     private readonly List<RouteInfo> _routes;
     private readonly Dictionary<string, RouteInfo?> _routeByTopic = new(StringComparer.Ordinal);
-    private readonly Dictionary<SourcePartition, long> _replayUntil = [];
+    private readonly Dictionary<SourcePartition, PipelineCheckpoint> _replayUntil = [];
     private readonly Dictionary<SourcePartition, long> _nextOffset = [];
     private readonly List<RecordContext> _pending = [];
     private SourcePartition _lastPartition;
@@ -164,6 +164,13 @@ public sealed class RecordPipeline
     /// <param name="partition">The source partition.</param>
     public PipelineCheckpoint? GetCheckpoint(SourcePartition partition)
     {
+        // While re-reading before the restored NextOffset the rebuilt state is incomplete: the restored checkpoint
+        // is still the newest consistent one.
+        if (_replayUntil.TryGetValue(partition, out var restored))
+        {
+            return restored;
+        }
+
         if (!_nextOffset.TryGetValue(partition, out var next))
         {
             return null;
@@ -194,7 +201,7 @@ public sealed class RecordPipeline
         var from = windowed is null ? checkpoint.NextOffset : checkpoint.ReplayFromOffset;
         if (from < checkpoint.NextOffset)
         {
-            _replayUntil[partition] = checkpoint.NextOffset;
+            _replayUntil[partition] = checkpoint;
         }
         else
         {
@@ -213,7 +220,7 @@ public sealed class RecordPipeline
             return false;
         }
 
-        if (offset < until)
+        if (offset < until.NextOffset)
         {
             return true;
         }
