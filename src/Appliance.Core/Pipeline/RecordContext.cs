@@ -193,10 +193,18 @@ public sealed class RecordContext
         try
         {
             node = JsonNode.Parse(_valueBytes, documentOptions: JsonWire.DocumentOptions);
+
+            // JsonObject builds its property table lazily and only then rejects duplicate names; do it here so a
+            // duplicate top-level property is reported as invalid JSON rather than as a failure of some step.
+            _ = (node as JsonObject)?.Count;
         }
         catch (JsonException ex)
         {
             throw new PipelineDataException(PipelineDataException.InvalidJson, "the value is not valid JSON: " + ex.Message, ex);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new PipelineDataException(PipelineDataException.InvalidJson, "the value has a duplicate property: " + ex.Message, ex);
         }
 
         return node as JsonObject
