@@ -6,11 +6,11 @@ namespace Appliance.Core.Pipeline;
 /// <summary>
 /// What the pipeline needs to rebuild one source partition's window state after a restart exactly as an
 /// uninterrupted run would have it: the state after processing every record before <see cref="NextOffset"/>.
-/// Take it with <see cref="RecordPipeline.GetCheckpoint"/>, store it durably together with the outputs of those
-/// records, and hand it to <see cref="RecordPipeline.Restore"/> on start. See docs/pipeline.md.
+/// Take it with <see cref="RecordPipeline.GetCheckpoint"/>, persist it after the outputs of those records are
+/// durable, and hand it to <see cref="RecordPipeline.Restore"/> on start. See docs/pipeline.md.
 /// </summary>
 /// <param name="Partition">The source partition.</param>
-/// <param name="NextOffset">The first offset NOT yet processed: every output of earlier records is durable (the buffer's resume point).</param>
+/// <param name="NextOffset">The first offset not yet processed when the checkpoint was taken.</param>
 /// <param name="OldestOpenOffset">The first offset of the oldest window still open at that point, or null when none is open.</param>
 /// <param name="ClockMs">The windowed step's event-time clock to restore (Unix epoch milliseconds), or null when the route has no windowed step or saw no record.</param>
 public sealed record PipelineCheckpoint(SourcePartition Partition, long NextOffset, long? OldestOpenOffset, long? ClockMs)

@@ -10,17 +10,17 @@ namespace Appliance.Core.Pipeline;
 /// <remarks>
 /// <para>Not thread-safe: one instance is driven by one ingest loop, records of a partition in offset order.
 /// The counters may be read from any thread.</para>
-/// <para>Restart contract (see docs/pipeline.md, "Exactly-once with windows"): after a batch, take
-/// <see cref="GetCheckpoint"/> per partition and store it durably together with the batch's outputs; on start,
-/// call <see cref="Restore"/> with the stored checkpoint and resume reading the partition at the offset it returns.
-/// Outputs produced while re-reading records before the checkpoint's <see cref="PipelineCheckpoint.NextOffset"/>
-/// are discarded (they are already durable); windows are rebuilt and emitted exactly as without the restart.</para>
+/// <para>Restart contract (see docs/pipeline.md, "Exactly-once with windows"): after a batch's outputs are durable,
+/// persist <see cref="GetCheckpoint"/> of each partition; on start, call <see cref="Restore"/> with the buffer's
+/// resume point and the persisted checkpoint and resume reading the partition at the offset it returns. Outputs
+/// produced while re-reading records that are already accounted for are discarded; windows are rebuilt and emitted
+/// exactly as without the restart.</para>
 /// </remarks>
 public sealed class RecordPipeline
 {
     private readonly List<RouteInfo> _routes;
     private readonly Dictionary<string, RouteInfo?> _routeByTopic = new(StringComparer.Ordinal);
-    private readonly Dictionary<SourcePartition, PipelineCheckpoint> _replayUntil = [];
+    private readonly Dictionary<SourcePartition, (long Boundary, PipelineCheckpoint? Restored)> _replayUntil = [];
     private readonly Dictionary<SourcePartition, long> _nextOffset = [];
     private readonly List<RecordContext> _pending = [];
     private SourcePartition _lastPartition;
@@ -157,18 +157,20 @@ public sealed class RecordPipeline
         Resolve(partition.Topic)?.Windowed?.GetState(partition).OldestOpenOffset;
 
     /// <summary>
-    /// The checkpoint of <paramref name="partition"/> after the last record processed so far, or null when no
-    /// record of it was processed. Store it durably together with the outputs of the records before its
-    /// <see cref="PipelineCheckpoint.NextOffset"/> (and none after), e.g. in the same buffer commit.
+    /// The checkpoint of <paramref name="partition"/> after the last record processed so far, or null when none
+    /// was processed. Persist it only AFTER the outputs of the records before its
+    /// <see cref="PipelineCheckpoint.NextOffset"/> are durable (after the buffer's WhenDurableAsync), e.g. in the
+    /// buffer's commit metadata or a small fsynced file; an older checkpoint is always safe to restore, a newer one
+    /// than the durable outputs is not.
     /// </summary>
     /// <param name="partition">The source partition.</param>
     public PipelineCheckpoint? GetCheckpoint(SourcePartition partition)
     {
-        // While re-reading before the restored NextOffset the rebuilt state is incomplete: the restored checkpoint
-        // is still the newest consistent one.
-        if (_replayUntil.TryGetValue(partition, out var restored))
+        // While re-reading after a restart the rebuilt state is not complete yet: the restored checkpoint is still
+        // the newest consistent one.
+        if (_replayUntil.TryGetValue(partition, out var replay))
         {
-            return restored;
+            return replay.Restored;
         }
 
         if (!_nextOffset.TryGetValue(partition, out var next))
@@ -186,30 +188,53 @@ public sealed class RecordPipeline
     }
 
     /// <summary>
-    /// Prepares a fresh pipeline to resume a partition after a restart. Call it before the partition's first
-    /// record, with the checkpoint stored with the last durable outputs (for a partition without one, a checkpoint
-    /// with only <see cref="PipelineCheckpoint.NextOffset"/> set to the buffer's resume point).
+    /// Prepares a fresh pipeline to resume a partition after a restart; call it before the partition's first
+    /// record. Outputs of every record before max(<paramref name="durableResumeOffset"/>, checkpoint's NextOffset)
+    /// are treated as already durable and discarded when those records are re-read; windows are rebuilt from the
+    /// checkpoint and emitted exactly as an uninterrupted run would (docs/pipeline.md, "Exactly-once with windows").
     /// </summary>
-    /// <param name="checkpoint">The durable checkpoint.</param>
-    /// <returns>The offset to resume consuming the partition at (<see cref="PipelineCheckpoint.ReplayFromOffset"/>).</returns>
-    public long Restore(PipelineCheckpoint checkpoint)
+    /// <param name="partition">The source partition.</param>
+    /// <param name="durableResumeOffset">The buffer's resume point for the partition (one past the highest offset durable in it), or null when the buffer has none.</param>
+    /// <param name="checkpoint">The newest persisted checkpoint of the partition, or null when none was persisted.</param>
+    /// <returns>
+    /// The offset to resume consuming at, or null when nothing is known about the partition (use the consumer's
+    /// default). For a route with a windowed step and no checkpoint this is 0 (everything the edge broker retains).
+    /// </returns>
+    public long? Restore(SourcePartition partition, long? durableResumeOffset, PipelineCheckpoint? checkpoint)
     {
-        ArgumentNullException.ThrowIfNull(checkpoint);
-        var partition = checkpoint.Partition;
-        var windowed = Resolve(partition.Topic)?.Windowed;
-        windowed?.Restore(partition, checkpoint.ClockMs ?? long.MinValue);
-        var from = windowed is null ? checkpoint.NextOffset : checkpoint.ReplayFromOffset;
-        if (from < checkpoint.NextOffset)
+        if (checkpoint is not null && checkpoint.Partition != partition)
         {
-            _replayUntil[partition] = checkpoint;
+            throw new ArgumentException($"the checkpoint is for {checkpoint.Partition}, not {partition}", nameof(checkpoint));
+        }
+
+        var boundary = Math.Max(durableResumeOffset ?? long.MinValue, checkpoint?.NextOffset ?? long.MinValue);
+        _hasLastPartition = false;
+        if (boundary == long.MinValue)
+        {
+            return null;
+        }
+
+        long from;
+        if (Resolve(partition.Topic)?.Windowed is { } windowed)
+        {
+            windowed.Restore(partition, checkpoint?.ClockMs ?? long.MinValue);
+            from = checkpoint?.ReplayFromOffset ?? 0;
+        }
+        else
+        {
+            from = boundary;
+        }
+
+        if (from < boundary)
+        {
+            _replayUntil[partition] = (boundary, checkpoint);
         }
         else
         {
             _replayUntil.Remove(partition);
         }
 
-        _nextOffset[partition] = checkpoint.NextOffset;
-        _hasLastPartition = false;
+        _nextOffset[partition] = boundary;
         return from;
     }
 
@@ -220,7 +245,7 @@ public sealed class RecordPipeline
             return false;
         }
 
-        if (offset < until.NextOffset)
+        if (offset < until.Boundary)
         {
             return true;
         }

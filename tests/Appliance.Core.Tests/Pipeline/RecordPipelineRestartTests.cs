@@ -95,20 +95,32 @@ public sealed class RecordPipelineRestartTests
     }
 
     /// <summary>
-    /// Runs the workload like the forwarder would: outputs and per-partition checkpoints become durable together
-    /// every <paramref name="batch"/> input records; at each crash point the pipeline and the pending batch are lost,
-    /// and a new pipeline is restored from the durable checkpoints and re-reads each partition from where
-    /// <see cref="RecordPipeline.Restore"/> says.
+    /// Runs the workload like the forwarder would: every <paramref name="batch"/> input records the outputs become
+    /// durable (the resume point per partition is one past the highest source offset among them), and only
+    /// then, on every <paramref name="checkpointEvery"/>-th commit, the per-partition checkpoints are persisted (so
+    /// they may lag behind the buffer). At each crash point the pipeline and the pending outputs are lost; a new
+    /// pipeline is restored from the buffer's resume points and the persisted checkpoints, and re-reads each
+    /// partition from where <see cref="RecordPipeline.Restore"/> says.
     /// </summary>
-    private static List<PipelineOutput> WithCrashes(RouteOptions route, List<EdgeRecord> records, int batch, params int[] crashAfter)
+    private static List<PipelineOutput> WithCrashes(RouteOptions route, List<EdgeRecord> records, int batch, int checkpointEvery, params int[] crashAfter)
     {
         var durable = new List<PipelineOutput>();
+        var bufferResume = new Dictionary<SourcePartition, long>();
         var stored = new Dictionary<SourcePartition, PipelineCheckpoint>();
         var crashes = new Queue<int>(crashAfter);
+        var commits = 0;
         while (true)
         {
             var p = Build(route);
-            var seek = stored.Values.ToDictionary(c => c.Partition, p.Restore);
+            var seek = new Dictionary<SourcePartition, long>();
+            foreach (var tp in bufferResume.Keys.Union(stored.Keys))
+            {
+                if (p.Restore(tp, bufferResume.TryGetValue(tp, out var r) ? r : null, stored.GetValueOrDefault(tp)) is { } from)
+                {
+                    seek[tp] = from;
+                }
+            }
+
             var pending = new List<PipelineOutput>();
             var processed = 0;
             var crashed = false;
@@ -143,7 +155,20 @@ public sealed class RecordPipelineRestartTests
             void Commit()
             {
                 durable.AddRange(pending);
+                // Dead letters count too: the forwarder produces them to the local dead-letter topic and then marks
+                // their positions as taken, as the buffer does for records it drops.
+                foreach (var o in pending)
+                {
+                    var tp = o.Record.Source.SourcePartition;
+                    bufferResume[tp] = Math.Max(bufferResume.GetValueOrDefault(tp), o.Record.Source.Offset + 1);
+                }
+
                 pending.Clear();
+                if (++commits % checkpointEvery != 0)
+                {
+                    return;
+                }
+
                 foreach (var part in new[] { 0, 1 })
                 {
                     var tp = new SourcePartition("sensors.hall", part);
@@ -157,10 +182,12 @@ public sealed class RecordPipelineRestartTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(7)]
-    [InlineData(64)]
-    public void Restore_DownsampleCrashAtEveryPoint_OutputEqualsUninterruptedRun(int batch)
+    [InlineData(1, 1)]
+    [InlineData(7, 1)]
+    [InlineData(64, 1)]
+    [InlineData(5, 3)]      // checkpoints persisted on every third commit only: they lag behind the buffer
+    [InlineData(4, 1000)]   // no checkpoint ever persisted: full replay from offset 0
+    public void Restore_DownsampleCrashAtEveryPoint_OutputEqualsUninterruptedRun(int batch, int checkpointEvery)
     {
         var records = Workload(150, seed: 42);
         var expected = Uninterrupted(DownsampleRoute(), records);
@@ -173,13 +200,13 @@ public sealed class RecordPipelineRestartTests
         var expectedByPartition = ByPartition(expected);
         for (var crash = 1; crash < records.Count; crash += 5)
         {
-            var actual = WithCrashes(DownsampleRoute(), records, batch, crash);
+            var actual = WithCrashes(DownsampleRoute(), records, batch, checkpointEvery, crash);
             Assert.True(
                 expectedByPartition.Keys.Order().SequenceEqual(ByPartition(actual).Keys.Order()),
                 $"partitions differ after a crash at {crash}");
             foreach (var (part, list) in ByPartition(actual))
             {
-                Assert.True(expectedByPartition[part].SequenceEqual(list), $"partition {part} differs after a crash at {crash} (batch {batch})");
+                Assert.True(expectedByPartition[part].SequenceEqual(list), $"partition {part} differs after a crash at {crash} (batch {batch}, checkpoint every {checkpointEvery})");
             }
 
             var windowIds = actual.Where(o => o.Kind == PipelineOutputKind.Aggregate).Select(o => o.Header(PipelineHeaders.WindowId)).ToList();
@@ -192,7 +219,7 @@ public sealed class RecordPipelineRestartTests
     {
         var records = Workload(200, seed: 7);
         var expected = ByPartition(Uninterrupted(DownsampleRoute(), records));
-        var actual = ByPartition(WithCrashes(DownsampleRoute(), records, 5, 33, 1, 90, 12, 150));
+        var actual = ByPartition(WithCrashes(DownsampleRoute(), records, 5, 2, 33, 1, 90, 12, 150));
         Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
         foreach (var (part, list) in expected)
         {
@@ -207,7 +234,7 @@ public sealed class RecordPipelineRestartTests
         var expected = ByPartition(Uninterrupted(DedupeRoute(), records));
         for (var crash = 1; crash < records.Count; crash += 7)
         {
-            var actual = ByPartition(WithCrashes(DedupeRoute(), records, 3, crash));
+            var actual = ByPartition(WithCrashes(DedupeRoute(), records, 3, 2, crash));
             foreach (var (part, list) in expected)
             {
                 Assert.True(list.SequenceEqual(actual[part]), $"partition {part} differs after a crash at {crash}");
@@ -237,7 +264,7 @@ public sealed class RecordPipelineRestartTests
 
         // Crash: a new instance re-reads from offset 2 (the open window [10,20) started there), not from 4.
         var after = Build(route);
-        Assert.Equal(2, after.Restore(PipelineCheckpoint.Parse(checkpoint.ToString())));
+        Assert.Equal(2, after.Restore(tp, 4, PipelineCheckpoint.Parse(checkpoint.ToString())));
         Assert.Empty(after.Process(Rec("""{"v":3}""", "b", offset: 2, ts: 11)));
         Assert.Empty(after.Process(Rec("""{"v":4}""", "a", offset: 3, ts: 12)));
         var outs = after.Process(Rec("""{"v":5}""", "a", offset: 4, ts: 25));
@@ -252,7 +279,7 @@ public sealed class RecordPipelineRestartTests
     {
         var p = Build(new StepOptions { Type = "downsample", Window = TimeSpan.FromMilliseconds(10) });
         var restored = new PipelineCheckpoint(new SourcePartition("t", 0), 10, 4, 3);
-        Assert.Equal(4, p.Restore(restored));
+        Assert.Equal(4, p.Restore(restored.Partition, 8, restored));
         p.Process(Rec("{}", offset: 4, ts: 5));
         Assert.Same(restored, p.GetCheckpoint(restored.Partition));
         p.Process(Rec("{}", offset: 10, ts: 6));
@@ -264,8 +291,24 @@ public sealed class RecordPipelineRestartTests
     {
         var p = Build(new StepOptions { Type = "filter", Expression = "true" });
         var tp = new SourcePartition("t", 0);
-        Assert.Equal(17, p.Restore(new PipelineCheckpoint(tp, 17, null, null)));
+        Assert.Equal(17, p.Restore(tp, 17, null));
         Assert.Single(p.Process(Rec("{}", offset: 17)));
         Assert.Equal(new PipelineCheckpoint(tp, 18, null, null), p.GetCheckpoint(tp));
+        Assert.Null(Build(new StepOptions { Type = "filter", Expression = "true" }).Restore(tp, null, null));
+    }
+
+    [Fact]
+    public void Restore_BufferAheadOfCheckpoint_DiscardsOutputsUpToTheBufferResumePoint()
+    {
+        // The checkpoint was taken after offset 3, but outputs up to offset 5 are durable in the buffer.
+        var p = Build(new StepOptions { Type = "downsample", Window = TimeSpan.FromMilliseconds(10) });
+        var tp = new SourcePartition("t", 0);
+        Assert.Equal(2, p.Restore(tp, 6, new PipelineCheckpoint(tp, 4, 2, 0)));
+        Assert.Empty(p.Process(Rec("{}", offset: 2, ts: 1)));
+        Assert.Empty(p.Process(Rec("{}", offset: 5, ts: 10)));   // closes [0,10): emitted before the crash, discarded
+        Assert.Equal(new PipelineCheckpoint(tp, 4, 2, 0), p.GetCheckpoint(tp));
+        var o = Assert.Single(p.Process(Rec("{}", offset: 6, ts: 20)));   // closes [10,20): new
+        Assert.Equal("t/0/5-5", o.Header(PipelineHeaders.SourceRanges));
+        Assert.Equal(new PipelineCheckpoint(tp, 7, 6, 10), p.GetCheckpoint(tp));
     }
 }
