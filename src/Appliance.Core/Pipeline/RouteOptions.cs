@@ -39,4 +39,10 @@ public sealed class RouteOptions
     /// The default value is null: late records use the route's destination.
     /// </summary>
     public string? LateDestinationTemplate { get; set; }
+
+    /// <summary>A loggable one-line description (secrets redacted), e.g. for the start-up log of the effective settings.</summary>
+    public override string ToString() =>
+        $"{Name}: [{string.Join(", ", Sources)}] -> [{string.Join(" | ", Steps.Select(s => s?.ToString()))}] -> lane {Lane}"
+        + $" -> {(string.IsNullOrEmpty(DestinationTemplate) ? "{topic}" : DestinationTemplate)}"
+        + (string.IsNullOrEmpty(LateLane) && string.IsNullOrEmpty(LateDestinationTemplate) ? string.Empty : $" (late: lane {(string.IsNullOrEmpty(LateLane) ? Lane : LateLane)} -> {LateDestinationTemplate ?? "same topic"})");
 }

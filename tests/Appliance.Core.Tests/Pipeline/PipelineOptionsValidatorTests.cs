@@ -56,6 +56,9 @@ public sealed class PipelineOptionsValidatorTests
         Assert.Equal("value.rh", options.Routes[1].Steps[2].Rename["value.humidity"]);
         Assert.Equal(10, options.Routes[2].Steps[0].N);
         Assert.Equal("mask Fields=[value.operator, key] HmacKey=<redacted> Encoding=hex", options.Routes[0].Steps[1].ToString());
+        Assert.Equal(
+            "telemetry: [regex:sensors\\.[a-z0-9-]+] -> [filter Expression=value.temp > -50 and value.temp < 150 | project Keep=[value.ts, value.temp, value.humidity] | rename Rename={value.humidity=value.rh} | downsample Fields=[value.temp, value.rh] Window=00:01:00 AllowedLateness=00:00:10 TimestampField=value.ts] -> lane normal -> {site}.{topic}.1m (late: lane bulk -> {site}.{topic}.late)",
+            options.Routes[1].ToString());
     }
 
     [Fact]
