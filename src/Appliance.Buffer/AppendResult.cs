@@ -9,6 +9,12 @@ public enum AppendStatus
     /// <summary>Not stored: the lane is full and its policy is block. Pause ingest of the lane and retry after <see cref="BufferLane.WaitForSpaceAsync"/>.</summary>
     Blocked,
 
+    /// <summary>
+    /// Not stored again: the lane already holds this output of this source position (a record re-read after a restart,
+    /// because resume points are persisted one group commit behind the data). Treat it like <see cref="Accepted"/>.
+    /// </summary>
+    AlreadyBuffered,
+
     /// <summary>Not stored: dropped by the drop-newest policy. Counted and recorded for a gap marker; the source position counts as taken.</summary>
     Dropped,
 }

@@ -22,6 +22,15 @@ public sealed class BufferLane : IDisposable
     private long _encoderUse;
     private readonly GapAccumulator _pendingGaps = new();
     private readonly LaneState _state;
+
+    // Outputs of a partition's last durable offset still to be recognised as replays after a restart.
+    private readonly Dictionary<SourcePartition, int> _replayRemaining;
+
+    // Positions appended, dropped or recognised as already buffered since this process opened the lane. Only these feed
+    // the buffer-wide resume points: the recovered per-lane positions are not a consistent cut across lanes (after a
+    // crash one lane may hold a later offset of a partition than another lane kept), while within one process ingest
+    // runs in offset order from the recovered resume point.
+    private readonly Dictionary<SourcePartition, long> _sessionNext = [];
     private LaneState _durableState;
     private long _version;
     private long _durableVersion;
@@ -46,6 +55,7 @@ public sealed class BufferLane : IDisposable
         _state = recovered;
         _durableState = recovered.Clone();
         _begin = log.BeginAddress;
+        _replayRemaining = new Dictionary<SourcePartition, int>(recovered.LastOffsetCounts);
         Reader = new LaneReader(this);
     }
 
@@ -156,6 +166,12 @@ public sealed class BufferLane : IDisposable
     /// <summary>Appends one record; the caller holds the lane lock (it may be released and retaken while making room).</summary>
     private async ValueTask<AppendResult> AppendLockedAsync(EdgeRecord record, long nowMs, CancellationToken cancellationToken)
     {
+        if (IsReplay(record.Source))
+        {
+            NoteSession(record.Source);
+            return new AppendResult(AppendStatus.AlreadyBuffered, -1);
+        }
+
         var haveGate = false;
         try
         {
@@ -231,6 +247,7 @@ public sealed class BufferLane : IDisposable
             var address = EnqueueLocked(_encoder.WrittenSpan);
             _state.AppendedRecords++;
             _state.Advance(record.Source);
+            NoteSession(record.Source);
             _version++;
             return new AppendResult(AppendStatus.Accepted, address);
         }
@@ -277,6 +294,104 @@ public sealed class BufferLane : IDisposable
 
     internal bool OwnQuotaExceeded(long size) => BufferedBytes + size > Options.QuotaBytes;
 
+    /// <summary>
+    /// True for a record this lane already holds: a lower offset of the partition than its last one, or one of the
+    /// outputs of the last offset that were durable before a restart. Within a lane a partition's records arrive in
+    /// offset order, and re-processing after a restart yields the same outputs in the same order.
+    /// </summary>
+    private bool IsReplay(SourcePosition pos)
+    {
+        if (!_state.NextOffsets.TryGetValue(pos.SourcePartition, out var next) || pos.Offset + 1 > next)
+        {
+            if (_replayRemaining.Count > 0)
+            {
+                _replayRemaining.Remove(pos.SourcePartition);
+            }
+
+            return false;
+        }
+
+        if (pos.Offset + 1 < next)
+        {
+            return true;
+        }
+
+        // Same offset as the last one: a replay while recovered outputs of it remain, else a further output.
+        if (_replayRemaining.TryGetValue(pos.SourcePartition, out var remaining) && remaining > 0)
+        {
+            _replayRemaining[pos.SourcePartition] = remaining - 1;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Merges buffer-wide resume points into the top lane's state (persisted with its next commit).</summary>
+    internal async ValueTask ProposeResumePointsAsync(IReadOnlyDictionary<SourcePartition, long> points, IReadOnlyDictionary<SourcePartition, string>? checkpoints, CancellationToken ct)
+    {
+        await _lock.WaitAsync(ct);
+        try
+        {
+            var changed = false;
+            foreach (var (p, next) in points)
+            {
+                if (!_state.ResumePoints.TryGetValue(p, out var cur) || next > cur)
+                {
+                    _state.ResumePoints[p] = next;
+                    changed = true;
+                }
+            }
+
+            if (checkpoints is not null)
+            {
+                foreach (var (p, c) in checkpoints)
+                {
+                    if (!_state.SourceCheckpoints.TryGetValue(p, out var cur) || cur != c)
+                    {
+                        _state.SourceCheckpoints[p] = c;
+                        changed = true;
+                    }
+                }
+            }
+
+            if (changed)
+            {
+                _version++;
+                _owner.NoteUncommitted();
+            }
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>Takes the lane lock for a buffer-wide consistent snapshot; release with <see cref="ReleaseSnapshotLock"/>.</summary>
+    internal Task AcquireSnapshotLockAsync(CancellationToken ct) => _lock.WaitAsync(ct);
+
+    internal void ReleaseSnapshotLock() => _lock.Release();
+
+    /// <summary>Merges the positions this process appended to the lane into <paramref name="into"/>; caller holds the lane lock.</summary>
+    internal void MergeAppendedPositionsLocked(Dictionary<SourcePartition, long> into)
+    {
+        foreach (var (p, next) in _sessionNext)
+        {
+            if (!into.TryGetValue(p, out var cur) || next > cur)
+            {
+                into[p] = next;
+            }
+        }
+    }
+
+    private void NoteSession(SourcePosition pos)
+    {
+        ref var next = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_sessionNext, pos.SourcePartition, out _);
+        if (pos.Offset + 1 > next)
+        {
+            next = pos.Offset + 1;
+        }
+    }
+
     private long Encode(EdgeRecord record, long nowMs)
     {
         _encoder.ResetWrittenCount();
@@ -307,6 +422,7 @@ public sealed class BufferLane : IDisposable
         _pendingGaps.Add(DropReason.DropNewest, pos, nowMs);
         _state.DroppedRecords[(int)DropReason.DropNewest]++;
         _state.Advance(pos);
+        NoteSession(pos);
         _version++;
         _owner.NoteDropped(this, DropReason.DropNewest, 1);
         _owner.NoteUncommitted();

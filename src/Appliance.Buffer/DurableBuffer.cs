@@ -140,24 +140,28 @@ public sealed class DurableBuffer : IAsyncDisposable
     public BufferLane Lane(string name) => _byName.TryGetValue(name, out var lane) ? lane : throw new KeyNotFoundException($"no lane named '{name}'; lanes: {string.Join(", ", _byName.Keys)}");
 
     /// <summary>
-    /// For each source partition, the next offset to consume: one past the highest offset that is durable in the
-    /// buffer (stored, delivered or accounted as dropped). Partitions never seen are absent.
+    /// For each source partition, the next offset to consume after a restart: every record of the partition below it
+    /// is durable in its lane (or accounted as dropped). Persisted with the top lane about one group commit behind the
+    /// data, so some records at or after it may already be buffered; appending them again returns
+    /// <see cref="AppendStatus.AlreadyBuffered"/>. Requires that each partition's records are appended in offset order.
+    /// Partitions never seen are absent.
     /// </summary>
-    public IReadOnlyDictionary<SourcePartition, long> GetResumePoints()
-    {
-        var result = new Dictionary<SourcePartition, long>();
-        foreach (var lane in _lanes)
-        {
-            foreach (var (p, next) in lane.DurableState.NextOffsets)
-            {
-                if (!result.TryGetValue(p, out var cur) || next > cur)
-                {
-                    result[p] = next;
-                }
-            }
-        }
+    public IReadOnlyDictionary<SourcePartition, long> GetResumePoints() => _lanes[0].DurableState.ResumePoints;
 
-        return result;
+    /// <summary>The durable per-partition checkpoints stored with <see cref="StoreSourceProgressAsync"/>.</summary>
+    public IReadOnlyDictionary<SourcePartition, string> GetSourceCheckpoints() => _lanes[0].DurableState.SourceCheckpoints;
+
+    /// <summary>
+    /// Records progress that the buffer cannot see by itself: offsets consumed without storing anything (filtered,
+    /// dead-lettered) and an opaque checkpoint per partition (for example open pipeline windows). Call it only after
+    /// <see cref="WhenDurableAsync"/> covered every record below <paramref name="nextOffsets"/>: it is persisted with
+    /// the next commit, never before the data it describes.
+    /// </summary>
+    public async ValueTask StoreSourceProgressAsync(IReadOnlyDictionary<SourcePartition, long> nextOffsets, IReadOnlyDictionary<SourcePartition, string>? checkpoints = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(nextOffsets);
+        ThrowIfFaulted();
+        await _lanes[0].ProposeResumePointsAsync(nextOffsets, checkpoints, cancellationToken);
     }
 
     /// <summary>
@@ -235,10 +239,9 @@ public sealed class DurableBuffer : IAsyncDisposable
         {
             try
             {
-                foreach (var lane in _lanes)
-                {
-                    await CommitLaneAsync(lane, CancellationToken.None);
-                }
+                // Two rounds: the second persists the resume points the first one established.
+                await CommitRoundAsync(CancellationToken.None);
+                await CommitRoundAsync(CancellationToken.None);
             }
             catch (Exception e) when (e is BufferException)
             {
@@ -360,16 +363,7 @@ public sealed class DurableBuffer : IAsyncDisposable
 
                 Interlocked.Exchange(ref _forceCommit, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
                 Interlocked.Exchange(ref _dirty, 0);
-                var commits = new List<Task>(_lanes.Count);
-                foreach (var lane in _lanes)
-                {
-                    if (lane.HasUncommittedChanges)
-                    {
-                        commits.Add(CommitLaneAsync(lane, ct).AsTask());
-                    }
-                }
-
-                await Task.WhenAll(commits);
+                await CommitRoundAsync(ct);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -379,6 +373,49 @@ public sealed class DurableBuffer : IAsyncDisposable
         {
             // Sticky fault already recorded and logged; nothing more will be committed.
         }
+    }
+
+    /// <summary>
+    /// One group commit over all lanes with changes. Before it, a snapshot of every lane's appended positions is taken
+    /// under all lane locks (priority order); once every commit succeeded, everything in the snapshot is durable, so
+    /// it becomes the resume points (persisted with the top lane's next commit).
+    /// </summary>
+    private async Task CommitRoundAsync(CancellationToken ct)
+    {
+        var snapshot = new Dictionary<SourcePartition, long>();
+        var locked = 0;
+        try
+        {
+            foreach (var lane in _lanes)
+            {
+                await lane.AcquireSnapshotLockAsync(ct);
+                locked++;
+            }
+
+            foreach (var lane in _lanes)
+            {
+                lane.MergeAppendedPositionsLocked(snapshot);
+            }
+        }
+        finally
+        {
+            for (var i = 0; i < locked; i++)
+            {
+                _lanes[i].ReleaseSnapshotLock();
+            }
+        }
+
+        var commits = new List<Task>(_lanes.Count);
+        foreach (var lane in _lanes)
+        {
+            if (lane.HasUncommittedChanges)
+            {
+                commits.Add(CommitLaneAsync(lane, ct).AsTask());
+            }
+        }
+
+        await Task.WhenAll(commits);
+        await _lanes[0].ProposeResumePointsAsync(snapshot, null, ct);
     }
 
     private async Task MaintenanceLoopAsync()

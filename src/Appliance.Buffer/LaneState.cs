@@ -12,7 +12,17 @@ internal sealed class LaneState
 {
     private const byte CookieVersion = 1;
 
+    /// <summary>Per source partition routed to this lane: one past the highest offset appended (or dropped).</summary>
     public Dictionary<SourcePartition, long> NextOffsets { get; } = [];
+
+    /// <summary>Per source partition: how many entries carry the highest offset (one input may yield several outputs).</summary>
+    public Dictionary<SourcePartition, int> LastOffsetCounts { get; } = [];
+
+    /// <summary>Top lane only: the buffer-wide resume points (every record below them is durable in its lane).</summary>
+    public Dictionary<SourcePartition, long> ResumePoints { get; } = [];
+
+    /// <summary>Top lane only: opaque per-partition checkpoints stored for the caller (e.g. open pipeline windows).</summary>
+    public Dictionary<SourcePartition, string> SourceCheckpoints { get; } = [];
 
     public long AppendedRecords { get; set; }
 
@@ -28,6 +38,21 @@ internal sealed class LaneState
             c.NextOffsets[kv.Key] = kv.Value;
         }
 
+        foreach (var kv in LastOffsetCounts)
+        {
+            c.LastOffsetCounts[kv.Key] = kv.Value;
+        }
+
+        foreach (var kv in ResumePoints)
+        {
+            c.ResumePoints[kv.Key] = kv.Value;
+        }
+
+        foreach (var kv in SourceCheckpoints)
+        {
+            c.SourceCheckpoints[kv.Key] = kv.Value;
+        }
+
         DroppedRecords.CopyTo(c.DroppedRecords, 0);
         return c;
     }
@@ -38,6 +63,11 @@ internal sealed class LaneState
         if (pos.Offset + 1 > next)
         {
             next = pos.Offset + 1;
+            LastOffsetCounts[pos.SourcePartition] = 1;
+        }
+        else if (pos.Offset + 1 == next)
+        {
+            CollectionsMarshal.GetValueRefOrAddDefault(LastOffsetCounts, pos.SourcePartition, out _)++;
         }
     }
 
@@ -61,6 +91,23 @@ internal sealed class LaneState
                 w.Write(p.Topic);
                 w.Write(p.Partition);
                 w.Write(next);
+                w.Write(LastOffsetCounts.GetValueOrDefault(p));
+            }
+
+            w.Write(ResumePoints.Count);
+            foreach (var (p, next) in ResumePoints)
+            {
+                w.Write(p.Topic);
+                w.Write(p.Partition);
+                w.Write(next);
+            }
+
+            w.Write(SourceCheckpoints.Count);
+            foreach (var (p, checkpoint) in SourceCheckpoints)
+            {
+                w.Write(p.Topic);
+                w.Write(p.Partition);
+                w.Write(checkpoint);
             }
         }
 
@@ -99,9 +146,21 @@ internal sealed class LaneState
             var count = r.ReadInt32();
             for (var i = 0; i < count; i++)
             {
-                var topic = r.ReadString();
-                var part = r.ReadInt32();
-                s.NextOffsets[new SourcePartition(topic, part)] = r.ReadInt64();
+                var key = new SourcePartition(r.ReadString(), r.ReadInt32());
+                s.NextOffsets[key] = r.ReadInt64();
+                s.LastOffsetCounts[key] = r.ReadInt32();
+            }
+
+            count = r.ReadInt32();
+            for (var i = 0; i < count; i++)
+            {
+                s.ResumePoints[new SourcePartition(r.ReadString(), r.ReadInt32())] = r.ReadInt64();
+            }
+
+            count = r.ReadInt32();
+            for (var i = 0; i < count; i++)
+            {
+                s.SourceCheckpoints[new SourcePartition(r.ReadString(), r.ReadInt32())] = r.ReadString();
             }
         }
         catch (EndOfStreamException e)

@@ -219,4 +219,136 @@ public sealed class DurableBufferTests : BufferTestBase
         Assert.Contains("configured twice", e.Message, StringComparison.Ordinal);
         Assert.Contains("Buffer:MemorySizeBits", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Append_ReplayAfterRestart_RecognisesRecordsAndMultipleOutputsAlreadyBuffered()
+    {
+        var options = Options(Dir);
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            var lane = buffer.Lane("critical");
+            for (var i = 0; i < 10; i++)
+            {
+                await lane.AppendAsync(Rec(i));
+            }
+
+            // One input (offset 10) that produced two outputs, both durable before the crash.
+            await lane.AppendAsync(Rec(10));
+            await lane.AppendAsync(Rec(10));
+        }
+
+        await using var reopened = DurableBuffer.Open(options);
+        var again = reopened.Lane("critical");
+        // Re-processing from an earlier offset: everything the lane holds is recognised, including both outputs of 10.
+        for (var i = 5; i <= 10; i++)
+        {
+            Assert.Equal(AppendStatus.AlreadyBuffered, (await again.AppendAsync(Rec(i))).Status);
+        }
+
+        Assert.Equal(AppendStatus.AlreadyBuffered, (await again.AppendAsync(Rec(10))).Status);
+        // A third output of offset 10 is new, and so is offset 11.
+        Assert.Equal(AppendStatus.Accepted, (await again.AppendAsync(Rec(10))).Status);
+        Assert.Equal(AppendStatus.Accepted, (await again.AppendAsync(Rec(11))).Status);
+        await reopened.WhenDurableAsync();
+        Assert.Equal([.. Enumerable.Range(0, 11).Select(i => (long)i), 10L, 10L, 11L], ReadAll(again).Select(e => e.Record!.Source.Offset));
+    }
+
+    [Fact]
+    public async Task ResumePoints_PartitionFeedingTwoLanes_NeverPassARecordThatIsNotDurable()
+    {
+        var options = Options(Dir);
+        options.CommitIntervalMs = 10_000;
+        options.CommitBytes = 1L << 30;
+        await using var buffer = DurableBuffer.Open(options);
+        await buffer.Lane("critical").AppendAsync(Rec(0, topic: "mixed"));
+        await buffer.Lane("bulk").AppendAsync(Rec(1, topic: "mixed"));
+        await buffer.CommitNowAsync();
+        await buffer.CommitNowAsync();
+        Assert.Equal(2, buffer.GetResumePoints()[new SourcePartition("mixed", 0)]);
+        // Offset 2 goes to bulk, offset 3 to critical; if only critical were committed, the resume point must stay.
+        await buffer.Lane("bulk").AppendAsync(Rec(2, topic: "mixed"));
+        await buffer.Lane("critical").AppendAsync(Rec(3, topic: "mixed"));
+        Assert.Equal(2, buffer.GetResumePoints()[new SourcePartition("mixed", 0)]);
+        await buffer.CommitNowAsync();
+        await buffer.CommitNowAsync();
+        Assert.Equal(4, buffer.GetResumePoints()[new SourcePartition("mixed", 0)]);
+    }
+
+    [Fact]
+    public async Task StoreSourceProgress_FilteredOffsetsAndCheckpoints_AreDurable()
+    {
+        var options = Options(Dir);
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            await buffer.Lane("bulk").AppendAsync(Rec(3, topic: "m"));
+            await buffer.WhenDurableAsync();
+            await buffer.StoreSourceProgressAsync(
+                new Dictionary<SourcePartition, long> { [new("m", 0)] = 10, [new("quiet", 2)] = 7 },
+                new Dictionary<SourcePartition, string> { [new("m", 0)] = "window:5" });
+        }
+
+        await using var reopened = DurableBuffer.Open(options);
+        Assert.Equal(10, reopened.GetResumePoints()[new SourcePartition("m", 0)]);
+        Assert.Equal(7, reopened.GetResumePoints()[new SourcePartition("quiet", 2)]);
+        Assert.Equal("window:5", reopened.GetSourceCheckpoints()[new SourcePartition("m", 0)]);
+    }
+
+    [Fact]
+    public async Task ResumePoints_AfterACrashThatKeptOnlyOneLanesCommit_DoNotJumpPastTheMissingRecord()
+    {
+        var options = Options(Dir);
+        options.CommitIntervalMs = 10_000;
+        options.CommitBytes = 1L << 30;
+        var crashed = Path.Combine(Dir, "..", Path.GetFileName(Dir) + "-crashed");
+        try
+        {
+            await using (var buffer = DurableBuffer.Open(options))
+            {
+                await buffer.Lane("critical").AppendAsync(Rec(0, topic: "mixed"));
+                await buffer.Lane("bulk").AppendAsync(Rec(1, topic: "mixed"));
+                await buffer.CommitNowAsync();
+                await buffer.CommitNowAsync();
+                // Offset 2 goes to critical, 3 to bulk; only bulk commits before the "crash".
+                await buffer.Lane("critical").AppendAsync(Rec(2, topic: "mixed"));
+                await buffer.Lane("bulk").AppendAsync(Rec(3, topic: "mixed"));
+                await buffer.CommitLaneAsync(buffer.Lane("bulk"), CancellationToken.None);
+                CopyDirectory(Dir, crashed);
+            }
+
+            var crashedOptions = Options(crashed);
+            await using (var recovered = DurableBuffer.Open(crashedOptions))
+            {
+                Assert.Equal(2, recovered.GetResumePoints()[new SourcePartition("mixed", 0)]);
+                Assert.Equal([0L], ReadAll(recovered.Lane("critical")).Select(e => e.Record!.Source.Offset));
+                Assert.Equal([1L, 3L], ReadAll(recovered.Lane("bulk")).Select(e => e.Record!.Source.Offset));
+            }
+
+            // Opening and closing (commit rounds with nothing new) must not move the resume point past offset 2.
+            await using var again = DurableBuffer.Open(crashedOptions);
+            Assert.Equal(2, again.GetResumePoints()[new SourcePartition("mixed", 0)]);
+        }
+        finally
+        {
+            if (Directory.Exists(crashed))
+            {
+                Directory.Delete(crashed, recursive: true);
+            }
+        }
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+        {
+            Directory.CreateDirectory(dir.Replace(from, to, StringComparison.Ordinal));
+        }
+
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            using var src = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var dst = File.Create(file.Replace(from, to, StringComparison.Ordinal));
+            src.CopyTo(dst);
+        }
+    }
 }
