@@ -31,7 +31,7 @@ mapfile -t scripts < <(
   find image appliance -type f \( -name '*.sh' -o -path 'appliance/rootfs/usr/lib/appliance/*' \) -not -path 'image/out/*' -not -path 'image/cache/*' | sort
 )
 gate "shellcheck (${#scripts[@]} scripts)" shellcheck -S warning -x "${scripts[@]}"
-gate "python syntax" /usr/bin/python3 -m py_compile image/lib/bios-grub-embed.py image/lib/kafka-committed.py
+gate "python syntax" /usr/bin/python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' image/lib/bios-grub-embed.py image/lib/kafka-committed.py
 gate "packer fmt -check" packer fmt -check packer.pkr.hcl
 
 # packer validate checks that referenced local files exist: give it a scratch out_dir.

@@ -21,7 +21,7 @@ check "nftables input policy drop active" bash -c 'nft list chain inet appliance
 check "sysctl hardening applied" bash -c '[[ $(sysctl -n kernel.kptr_restrict) == 2 && $(sysctl -n net.ipv4.conf.all.accept_redirects) == 0 && $(sysctl -n kernel.yama.ptrace_scope) == 2 ]]'
 check "journald limits set" bash -c 'systemd-analyze cat-config systemd/journald.conf | grep -q "^SystemMaxUse=64M"'
 check "timesyncd enabled" systemctl is-enabled systemd-timesyncd.service
-check "rauc knows both slots" bash -c 'rauc status --output-format=shell | grep -q "RAUC_SLOT_DEVICE_2=/dev/disk/by-partlabel/rootfs_b"'
+check "rauc knows both slots" bash -c 'rauc status --output-format=shell > /tmp/rauc.status && grep -q by-partlabel/rootfs_a /tmp/rauc.status && grep -q by-partlabel/rootfs_b /tmp/rauc.status'
 check "no package manager" bash -c '! command -v apt-get'
 check "forwarder executable present" test -x /opt/appliance/forwarder/appliance-forwarder
 check "flavour recorded" test -s /etc/appliance/broker-flavour
