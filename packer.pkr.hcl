@@ -42,7 +42,7 @@ variable "kafka_sha512" {
   description = "SHA-512 of the Kafka archive, from https://downloads.apache.org/kafka/<version>/<archive>.sha512 (required for production)."
 
   validation {
-    condition     = var.kafka_sha512 == "" || can(regex("^[0-9a-fA-F]{128}$", var.kafka_sha512))
+    condition     = length(var.kafka_sha512) == 0 || (length(var.kafka_sha512) == 128 && length(regex_replace(lower(var.kafka_sha512), "[0-9a-f]", "")) == 0)
     error_message = "The kafka_sha512 must be empty or 128 hex digits."
   }
 }

@@ -51,7 +51,7 @@ gate "packer validate (production)" packer validate -var "out_dir=$tmp" -var fla
 if packer validate -var "out_dir=$tmp" -var flavour=production packer.pkr.hcl >"$tmp/prod.out" 2>&1; then
   gate "packer refuses production without kafka_sha512" false
 else
-  gate "packer refuses production without kafka_sha512" grep -q 'production flavour needs' "$tmp/prod.out"
+  gate "packer refuses production without kafka_sha512" grep -q 'production flavour needs' <(tr -s '\n ' '  ' <"$tmp/prod.out")
 fi
 
 if [[ $(id -u) -eq 0 ]]; then
