@@ -215,10 +215,16 @@ boot_start=$SECONDS
 boot "$work/serial-1.log"
 if wait_ready "$work/serial-1.log" boot-1; then
   flavour=$(ssh_admin cat /etc/appliance/broker-flavour)
-  if [[ $flavour == *"TEST ONLY"* ]] && ssh_admin grep -q 'TEST FLAVOUR' /etc/motd; then
+  if [[ $flavour == *"TEST ONLY"* ]] && ssh_admin "grep -q 'TEST FLAVOUR' /etc/motd"; then
     pass "test flavour labelled: $flavour"
   else
     fail "test flavour label missing ($flavour)"
+  fi
+
+  if ssh_admin "grep -qx 'SITE_ID=$SITE_ID' /run/appliance/broker.env && test -s /etc/machine-id && findmnt -n -o SOURCE /data | grep -q vda4"; then
+    pass "site identity rendered from /data/site ($SITE_ID), /data mounted, machine-id generated"
+  else
+    fail "site identity not rendered / data partition not mounted"
   fi
 
   if in_ns timeout 30 kcat -L -b "127.0.0.1:$EDGE_PORT" -m 10 2>/dev/null | grep -q "broker 1 at 127.0.0.1:$EDGE_PORT"; then
