@@ -213,6 +213,7 @@ exactly_once() {
 # ================================== first boot ==================================================
 boot_start=$SECONDS
 boot "$work/serial-1.log"
+# shellcheck disable=SC2034 # boot_start is used in messages below
 if wait_ready "$work/serial-1.log" boot-1; then
   flavour=$(ssh_admin cat /etc/appliance/broker-flavour)
   if [[ $flavour == *"TEST ONLY"* ]] && ssh_admin "grep -q 'TEST FLAVOUR' /etc/motd"; then
@@ -265,8 +266,11 @@ except (socket.timeout, ConnectionError, OSError):
 
   if [[ $platform_only == no ]]; then
     if wait_for 180 "forwarder active" ssh_admin systemctl is-active --quiet appliance-forwarder.service; then
-      pass "forwarder active (Type=notify READY) $((SECONDS - boot_start)) s after QEMU start"
-      figure[forwarder-ready]="$((SECONDS - boot_start)) s"
+      if grep -qa 'APPLIANCE-READY.*forwarder=active' "$work/serial-1.log"; then
+        pass "forwarder active (Type=notify READY) when the boot settled (see boot-1)"
+      else
+        pass "forwarder active (Type=notify READY), after the boot settled ($((SECONDS - boot_start)) s after QEMU start)"
+      fi
       log "produce $N1 records to edge topic $EDGE_TOPIC"
       if edge_produce "$run_id-a" "$N1"; then
         seq 1 "$N1" | sed "s/.*/$run_id-a-&/" | sort >"$work/expected"
