@@ -16,6 +16,8 @@ check "admin password locked" bash -c '[[ $(passwd -S admin | cut -d" " -f2) == 
 check "no account has a usable password" bash -c '! awk -F: '"'"'$2 !~ /^[!*]/ && $2 != "" {bad=1} END {exit !bad}'"'"' /etc/shadow'
 check "sshd configuration valid" sshd -t
 check "sshd: no passwords, no root" bash -c 'sshd -T -C user=admin,host=x,addr=192.0.2.1 | grep -qx "passwordauthentication no" && sshd -T -C user=admin,host=x,addr=192.0.2.1 | grep -qx "kbdinteractiveauthentication no"'
+# The build VM is an unprovisioned site: SSH must be off there except for the build-only override.
+check "SSH off for an unprovisioned site" bash -c '[[ ! -e /run/appliance/ssh-enabled ]] && ! cat /run/appliance/nft.d/*.nft 2>/dev/null | grep -q "dport 22"'
 check "nftables ruleset parses" nft -c -f /etc/nftables.conf
 check "nftables input policy drop active" bash -c 'nft list chain inet appliance input | grep -q "policy drop"'
 check "sysctl hardening applied" bash -c '[[ $(sysctl -n kernel.kptr_restrict) == 2 && $(sysctl -n net.ipv4.conf.all.accept_redirects) == 0 && $(sysctl -n kernel.yama.ptrace_scope) == 2 ]]'
