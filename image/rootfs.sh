@@ -24,6 +24,8 @@ if [[ $flavour == production ]]; then
 fi
 
 install -d "$CACHE_DIR/apt" "$OUT_DIR"
+# (The essential hook keeps /usr/share/man/man1: man pages are excluded, but openjdk's postinst
+# registers alternatives with man-page links there and fails if the directory is missing.)
 rm -rf "$root"
 export APPLIANCE_FLAVOUR=$flavour
 log "rootfs: mmdebstrap bookworm ($flavour) -> $root"
@@ -40,6 +42,7 @@ mmdebstrap --mode=root --variant=minbase --format=directory \
   --dpkgopt='path-exclude=/usr/share/lintian/*' \
   --aptopt='APT::Install-Recommends "false"' \
   --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
+  --essential-hook='mkdir -p "$1"/usr/share/man/man1' \
   --setup-hook="sync-in $CACHE_DIR/apt /var/cache/apt/archives" \
   --customize-hook="sync-out /var/cache/apt/archives $CACHE_DIR/apt" \
   --customize-hook="$IMAGE_DIR/rootfs-customize.sh \"\$1\"" \

@@ -227,6 +227,13 @@ if wait_ready "$work/serial-1.log" boot-1; then
     fail "site identity not rendered / data partition not mounted"
   fi
 
+  auto_host=$(ssh_admin /usr/lib/appliance/advertised-host auto 2>&1 || true)
+  if [[ $auto_host == 10.0.2.15 ]]; then
+    pass "advertised host 'auto' resolves to the guest address ($auto_host)"
+  else
+    fail "advertised host 'auto' gave '$auto_host', expected 10.0.2.15"
+  fi
+
   if in_ns timeout 30 kcat -L -b "127.0.0.1:$EDGE_PORT" -m 10 2>/dev/null | grep -q "broker 1 at 127.0.0.1:$EDGE_PORT"; then
     pass "in-image broker reachable through hostfwd ($(ssh_admin systemctl is-active appliance-broker.service))"
   else
