@@ -7,7 +7,7 @@ packages=(
   mmdebstrap qemu-system-x86 qemu-utils ovmf packer
   dosfstools mtools fdisk e2fsprogs squashfs-tools rauc
   grub-pc-bin grub-efi-amd64-bin grub-common openssl openssh-client
-  shellcheck python3 kcat python3-kafka sshpass iproute2 zstd curl ca-certificates
+  shellcheck python3 kcat sshpass iproute2 nftables zstd curl ca-certificates
 )
 
 missing=()
