@@ -125,7 +125,7 @@ source "qemu" "appliance" {
 build {
   sources = ["source.qemu.appliance"]
 
-  # Fails fast (and clearly) when the production flavour has no pinned Kafka archive; builds the payload.
+  # Checks the payload built by image/payload.sh (production: the Kafka archive against kafka_sha512).
   provisioner "shell-local" {
     inline = ["image/payload.sh --check ${var.flavour}"]
     environment_vars = [
