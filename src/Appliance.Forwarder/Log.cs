@@ -74,6 +74,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2208, Level = LogLevel.Warning, Message = "Central producer error: {Reason} ({Code}, fatal {Fatal})")]
     public static partial void CentralError(ILogger logger, string reason, string code, bool fatal);
 
+    [LoggerMessage(EventId = 2209, Level = LogLevel.Warning, Message = "Could not create topic {Topic}: {Reason}")]
+    public static partial void TopicCreateFailed(ILogger logger, string topic, string reason);
+
     // 2300-2399: uplink
     [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "Uplink {From} -> {To}")]
     public static partial void UplinkChanged(ILogger logger, string from, string to);
