@@ -39,6 +39,7 @@ public sealed class DrainService : BackgroundService
     private (long Read, long Committed)[] _emptyAt = [];
     private long _delivered;
     private long _gapsDelivered;
+    private long _skipped;
 
     /// <summary>Creates the drain.</summary>
     public DrainService(BufferHost bufferHost, IOptions<ForwarderConfiguration> config, UplinkMonitor uplink, ForwarderHealth health, TimeProvider time, ILogger<DrainService> logger)
@@ -57,6 +58,12 @@ public sealed class DrainService : BackgroundService
 
     /// <summary>Records delivered to central (committed) since start.</summary>
     public long RecordsDelivered => Interlocked.Read(ref _delivered);
+
+    /// <summary>Records found already delivered (checkpoint ahead of the buffer) and skipped, since start.</summary>
+    public long RecordsSkippedByCheckpoint => Interlocked.Read(ref _skipped);
+
+    /// <summary>Test seam, called after each successful commit and before the buffer is truncated.</summary>
+    internal Action? AfterCommitForTests { get; set; }
 
     /// <summary>Gap markers delivered since start.</summary>
     public long GapMarkersDelivered => Interlocked.Read(ref _gapsDelivered);
@@ -81,7 +88,11 @@ public sealed class DrainService : BackgroundService
                 : null;
             _emptyAt = new (long, long)[_bufferHost.Buffer.Lanes.Count];
             var scheduler = new DeficitScheduler(_bufferHost.Buffer.Lanes.Select(l => l.Options.Weight).ToList(), _config.Central.QuantumBytes);
-            await _uplink.Session.ExecuteAsync(async ct => await RunSessionAsync(scheduler, limiter, ct), stoppingToken);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                // One iteration per established session; the pipeline retries failed attempts to establish one.
+                await _uplink.Session.ExecuteAsync(async ct => await RunSessionAsync(scheduler, limiter, ct), stoppingToken);
+            }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -99,11 +110,21 @@ public sealed class DrainService : BackgroundService
         IProducer<byte[]?, byte[]?>? producer = null;
         try
         {
-            await _uplink.Call.ExecuteAsync(_ => { Probe(); return ValueTask.CompletedTask; }, ct);
-            producer = await _uplink.Call.ExecuteAsync(_ => ValueTask.FromResult(StartProducer(exactlyOnce)), ct);
-            if (exactlyOnce)
+            // Establishing a session: failures here are retried by the session pipeline with exponential backoff.
+            try
             {
-                await ReconcileAsync(buffer, ct);
+                await _uplink.Call.ExecuteAsync(_ => { Probe(); return ValueTask.CompletedTask; }, ct);
+                producer = await _uplink.Call.ExecuteAsync(_ => ValueTask.FromResult(StartProducer(exactlyOnce)), ct);
+                if (exactlyOnce)
+                {
+                    await ReconcileAsync(buffer, ct);
+                }
+            }
+            catch (Exception e) when (UplinkMonitor.IsUplinkFailure(e))
+            {
+                Log.SessionFailed(_logger, e.Message);
+                _uplink.ReportFailure(e);
+                throw;
             }
 
             _uplink.ReportSuccess();
@@ -113,11 +134,12 @@ public sealed class DrainService : BackgroundService
                 await RunRoundAsync(buffer, producer, exactlyOnce, scheduler, limiter, ct);
             }
         }
-        catch (Exception e) when (UplinkMonitor.IsUplinkFailure(e))
+        catch (Exception e) when (producer is not null && UplinkMonitor.IsUplinkFailure(e))
         {
+            // An established session failed: reconnect at once (through the pipeline again). If central is really
+            // gone, the circuit breaker opens and establishing fails, which backs off.
             Log.SessionFailed(_logger, e.Message);
             _uplink.ReportFailure(e);
-            throw;
         }
         finally
         {
@@ -178,6 +200,8 @@ public sealed class DrainService : BackgroundService
             }
 
             var records = await _uplink.Call.ExecuteAsync(_ => ValueTask.FromResult(Deliver(producer, leases, exactlyOnce, buffer.Incarnation)), ct);
+            // Test seam: throwing here is a crash between the central commit and the local truncation.
+            AfterCommitForTests?.Invoke();
             foreach (var lease in leases)
             {
                 await lease.CompleteAsync();
@@ -440,6 +464,7 @@ public sealed class DrainService : BackgroundService
 
             var records = CountRecords(lane, cp.NextAddress);
             await lane.Reader.SkipToAsync(cp.NextAddress, records, ct);
+            Interlocked.Add(ref _skipped, records);
             Log.SkippedDelivered(_logger, lane.Name, records, begin, cp.NextAddress);
         }
     }
