@@ -5,6 +5,19 @@ namespace Appliance.Forwarder;
 /// <summary>Log messages of the forwarder. EventIds 2000-2999 belong to this assembly and are never reused.</summary>
 internal static partial class Log
 {
+    /// <summary>Routes librdkafka's own log lines into the logger: connection errors during an outage are expected and repeat, so only critical ones are warnings.</summary>
+    public static void Client(ILogger logger, Confluent.Kafka.LogMessage m)
+    {
+        if ((int)m.Level <= 2)
+        {
+            ClientLogSevere(logger, m.Name, m.Facility, (int)m.Level, m.Message);
+        }
+        else
+        {
+            ClientLog(logger, m.Name, m.Facility, (int)m.Level, m.Message);
+        }
+    }
+
     // 2000-2099: host and configuration
     [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Effective settings: {Settings}")]
     public static partial void EffectiveSettings(ILogger logger, string settings);
@@ -76,6 +89,12 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2209, Level = LogLevel.Warning, Message = "Could not create topic {Topic}: {Reason}")]
     public static partial void TopicCreateFailed(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(EventId = 2210, Level = LogLevel.Debug, Message = "librdkafka {Client} [{Facility}] level {Level}: {Message}")]
+    public static partial void ClientLog(ILogger logger, string client, string facility, int level, string message);
+
+    [LoggerMessage(EventId = 2211, Level = LogLevel.Warning, Message = "librdkafka {Client} [{Facility}] level {Level}: {Message}")]
+    public static partial void ClientLogSevere(ILogger logger, string client, string facility, int level, string message);
 
     // 2300-2399: uplink
     [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "Uplink {From} -> {To}")]

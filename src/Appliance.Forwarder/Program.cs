@@ -30,6 +30,7 @@ catch (Exception e) when (e is FileNotFoundException or InvalidDataException or 
 }
 
 using var host = ForwarderHostBuilder.Build(parsed);
+var health = host.Services.GetRequiredService<ForwarderHealth>();
 try
 {
     await host.RunAsync();
@@ -46,4 +47,4 @@ catch (Exception e) when (e is not OutOfMemoryException)
     return ExitCodes.Software;
 }
 
-return host.Services.GetRequiredService<ForwarderHealth>().Fault is null ? ExitCodes.Ok : ExitCodes.Software;
+return health.Fault is null ? ExitCodes.Ok : ExitCodes.Software;

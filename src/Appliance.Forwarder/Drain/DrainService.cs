@@ -378,7 +378,7 @@ public sealed class DrainService : BackgroundService
 
     private void Probe()
     {
-        using var admin = new AdminClientBuilder(KafkaSettings.CentralClient(_config.Central)).Build();
+        using var admin = new AdminClientBuilder(KafkaSettings.CentralClient(_config.Central)).SetLogHandler((_, m) => Log.Client(_logger, m)).Build();
         var md = admin.GetMetadata(TimeSpan.FromMilliseconds(_config.Uplink.ProbeTimeoutMs));
         if (md.Brokers.Count == 0)
         {
@@ -421,6 +421,7 @@ public sealed class DrainService : BackgroundService
             .SetKeySerializer(Serializers.ByteArray)
             .SetValueSerializer(Serializers.ByteArray)
             .SetErrorHandler((_, e) => Log.CentralError(_logger, e.Reason, e.Code.ToString(), e.IsFatal))
+            .SetLogHandler((_, m) => Log.Client(_logger, m))
             .Build();
         try
         {
@@ -500,7 +501,7 @@ public sealed class DrainService : BackgroundService
         };
         var prefix = _config.Site.Id + "/";
         var result = new Dictionary<string, Checkpoint>(StringComparer.Ordinal);
-        using var admin = new AdminClientBuilder(KafkaSettings.CentralClient(_config.Central)).Build();
+        using var admin = new AdminClientBuilder(KafkaSettings.CentralClient(_config.Central)).SetLogHandler((_, m) => Log.Client(_logger, m)).Build();
         var md = admin.GetMetadata(topic, TimeSpan.FromMilliseconds(_config.Uplink.ProbeTimeoutMs));
         var partitions = md.Topics.Single(t => t.Topic == topic).Partitions.Select(p => new TopicPartition(topic, p.PartitionId)).ToList();
         if (partitions.Count == 0)
@@ -508,7 +509,7 @@ public sealed class DrainService : BackgroundService
             throw new KafkaException(new Error(ErrorCode.UnknownTopicOrPart, $"checkpoint topic {topic} has no partitions"));
         }
 
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).Build();
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).SetLogHandler((_, m) => Log.Client(_logger, m)).Build();
         var timeout = TimeSpan.FromMilliseconds(_config.Central.TransactionTimeoutMs);
         // The end to reach: the high watermark now, after InitTransactions resolved our own open transaction. Another
         // site's open transaction can hold the read_committed end (LSO) below it; it resolves within its timeout.

@@ -10,8 +10,8 @@ using Microsoft.Extensions.Options;
 namespace Appliance.Forwarder.Ingest;
 
 /// <summary>
-/// Consumes the routed edge topics and appends every record to its lane. Positions: on assignment each partition
-/// resumes at the buffer's resume point (what is durable in the buffer), not at the group offset; group offsets
+/// Consumes the routed edge topics and appends every record to its lane. Positions: each partition is assigned at
+/// the buffer's resume point (what is durable in the buffer), not at the group offset; group offsets
 /// are committed only after the buffer made the records durable, for lag monitoring. A full <c>block</c> lane
 /// pauses its partitions; when space frees up they are seeked back to the first record not taken and resumed.
 /// </summary>
@@ -34,6 +34,7 @@ public sealed class IngestService : BackgroundService
     private readonly HashSet<string> _unrouted = new(StringComparer.Ordinal);
     private readonly List<EdgeRecord> _outputs = [];
     private readonly HashSet<TopicPartition> _dirty = [];
+    private readonly HashSet<TopicPartition> _assigned = [];
     private DurableBuffer? _buffer;
 
     /// <summary>Creates the ingest.</summary>
@@ -77,18 +78,23 @@ public sealed class IngestService : BackgroundService
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
             .SetKeyDeserializer(Deserializers.ByteArray)
             .SetValueDeserializer(Deserializers.ByteArray)
-            .SetPartitionsAssignedHandler(OnAssigned)
-            .SetPartitionsRevokedHandler((c, parts) => OnRevoked(c, parts.Select(p => p.TopicPartition).ToList()))
-            .SetPartitionsLostHandler((c, parts) => OnRevoked(c, parts.Select(p => p.TopicPartition).ToList()))
             .SetErrorHandler((_, e) => Log.EdgeError(_logger, e.Reason, e.Code.ToString()))
+            .SetLogHandler((_, m) => Log.Client(_logger, m))
             .Build();
-        consumer.Subscribe(_routes.Subscription);
+        using var admin = new AdminClientBuilder(KafkaSettings.EdgeAdmin(_config.Edge)).SetLogHandler((_, m) => Log.Client(_logger, m)).Build();
         Log.Subscribed(_logger, string.Join(", ", _routes.Subscription));
         var lastCommit = _time.GetTimestamp();
+        long lastRefresh = 0;
         try
         {
             while (!ct.IsCancellationRequested)
             {
+                if (lastRefresh == 0 || _time.GetElapsedTime(lastRefresh).TotalMilliseconds >= _config.Edge.TopicRefreshIntervalMs)
+                {
+                    AssignNewPartitions(consumer, admin);
+                    lastRefresh = _time.GetTimestamp();
+                }
+
                 ResumeLanesWithSpace(consumer);
                 var taken = 0;
                 while (taken < _config.Edge.MaxPollRecords)
@@ -259,61 +265,63 @@ public sealed class IngestService : BackgroundService
         }
     }
 
-    private IEnumerable<TopicPartitionOffset> OnAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    /// <summary>
+    /// Assigns every partition of every routed topic (manual assignment: one forwarder per site, and the buffer, not
+    /// the group, owns the positions, so there is no rebalance to wait for after a crash). New topics matching a
+    /// route's regular expression and new partitions are picked up at each refresh.
+    /// </summary>
+    private void AssignNewPartitions(IConsumer<byte[]?, byte[]?> consumer, IAdminClient admin)
     {
-        var resume = _buffer!.GetResumePoints();
-        foreach (var tp in partitions)
-        {
-            TopicPartitionOffset tpo;
-            string source;
-            if (_next.TryGetValue(tp, out var next))
-            {
-                tpo = new TopicPartitionOffset(tp, next);
-                source = "this session";
-            }
-            else if (resume.TryGetValue(new SourcePartition(tp.Topic, tp.Partition.Value), out var r))
-            {
-                tpo = new TopicPartitionOffset(tp, r);
-                source = "buffer";
-            }
-            else
-            {
-                tpo = new TopicPartitionOffset(tp, Offset.Unset);
-                source = "group offset or earliest";
-            }
-
-            Log.PartitionAssigned(_logger, tp.ToString(), tpo.Offset.ToString(), source);
-            yield return tpo;
-        }
-    }
-
-    private void OnRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
-    {
-        Log.PartitionsRevoked(_logger, string.Join(", ", partitions));
+        Metadata md;
         try
         {
-            // Callbacks run on the ingest thread inside Consume; blocking here keeps the order of events simple.
-            _buffer!.WhenDurableAsync().AsTask().GetAwaiter().GetResult();
-            CommitOffsets(consumer);
+            md = admin.GetMetadata(TimeSpan.FromSeconds(5));
         }
-        catch (Exception e) when (e is KafkaException or BufferException)
+        catch (KafkaException e)
         {
-            Log.OffsetCommitFailed(_logger, e.Message);
-        }
-
-        foreach (var p in partitions)
-        {
-            _pausedLaneOf.Remove(p);
-            _seekOnResume.Remove(p);
-            _dirty.Remove(p);
+            Log.EdgeError(_logger, e.Error.Reason, e.Error.Code.ToString());
+            return;
         }
 
-        foreach (var lane in _pausedLanes.Keys.ToList())
+        var resume = _buffer!.GetResumePoints();
+        var added = new List<TopicPartitionOffset>();
+        foreach (var t in md.Topics)
         {
-            if (!_pausedLaneOf.ContainsValue(lane))
+            if (t.Error.IsError || t.Topic.StartsWith("__", StringComparison.Ordinal) || _routes.Resolve(t.Topic) is null)
             {
-                _pausedLanes.Remove(lane);
+                continue;
             }
+
+            foreach (var p in t.Partitions)
+            {
+                var tp = new TopicPartition(t.Topic, p.PartitionId);
+                if (!_assigned.Add(tp))
+                {
+                    continue;
+                }
+
+                TopicPartitionOffset tpo;
+                string source;
+                if (resume.TryGetValue(new SourcePartition(tp.Topic, tp.Partition.Value), out var r))
+                {
+                    tpo = new TopicPartitionOffset(tp, r);
+                    source = "buffer";
+                }
+                else
+                {
+                    // Never buffered: the group's committed offset, else auto.offset.reset (earliest by default).
+                    tpo = new TopicPartitionOffset(tp, Offset.Unset);
+                    source = "group offset or earliest";
+                }
+
+                Log.PartitionAssigned(_logger, tp.ToString(), tpo.Offset.ToString(), source);
+                added.Add(tpo);
+            }
+        }
+
+        if (added.Count > 0)
+        {
+            consumer.IncrementalAssign(added);
         }
     }
 

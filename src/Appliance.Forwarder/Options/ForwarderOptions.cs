@@ -53,6 +53,10 @@ public sealed class EdgeOptions
     [Range(10, 600_000)]
     public int OffsetCommitIntervalMs { get; set; } = 1000;
 
+    /// <summary>How often edge metadata is read to pick up new topics (matching a route's regular expression) and partitions, milliseconds. The default value is 10000.</summary>
+    [Range(100, 3_600_000)]
+    public int TopicRefreshIntervalMs { get; set; } = 10_000;
+
     /// <summary>Any librdkafka consumer property, passed through (e.g. <c>security.protocol</c>). Values containing secrets are never logged.</summary>
     public Dictionary<string, string> Kafka { get; set; } = [];
 }

@@ -48,6 +48,31 @@ public static class KafkaSettings
         return c;
     }
 
+    /// <summary>Admin settings for the edge cluster (the consumer's pass-through properties minus consumer-only ones).</summary>
+    public static AdminClientConfig EdgeAdmin(EdgeOptions edge)
+    {
+        ArgumentNullException.ThrowIfNull(edge);
+        var c = new AdminClientConfig();
+        foreach (var (k, v) in edge.Kafka)
+        {
+            if (!ConsumerOnly.Contains(k))
+            {
+                c.Set(k, v);
+            }
+        }
+
+        c.BootstrapServers = edge.BootstrapServers;
+        return c;
+    }
+
+    private static readonly HashSet<string> ConsumerOnly = new(StringComparer.Ordinal)
+    {
+        "fetch.queue.backoff.ms", "fetch.min.bytes", "fetch.max.bytes", "fetch.wait.max.ms", "queued.min.messages", "queued.max.messages.kbytes",
+        "session.timeout.ms", "heartbeat.interval.ms", "max.poll.interval.ms", "auto.offset.reset", "isolation.level", "enable.auto.commit",
+        "enable.auto.offset.store", "group.id", "group.instance.id", "partition.assignment.strategy", "enable.partition.eof", "check.crcs",
+        "max.partition.fetch.bytes", "auto.commit.interval.ms", "group.protocol", "group.remote.assignor",
+    };
+
     /// <summary>The central producer configuration for a delivery mode.</summary>
     public static ProducerConfig CentralProducer(CentralOptions central, string siteId)
     {
