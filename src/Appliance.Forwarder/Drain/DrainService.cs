@@ -165,13 +165,14 @@ public sealed class DrainService : BackgroundService
         {
             long bytes = 0;
             var lanes = buffer.Lanes;
-            var hasData = new bool[lanes.Count];
+            var available = new long[lanes.Count];
             for (var i = 0; i < lanes.Count; i++)
             {
-                hasData[i] = HasData(i, lanes[i]);
+                // Committed log bytes past the read address: an upper bound of what the lane can send now.
+                available[i] = HasData(i, lanes[i]) ? Math.Max(1, lanes[i].CommittedUntilAddress - lanes[i].Reader.ReadAddress) : 0;
             }
 
-            var plan = scheduler.Plan(hasData, _config.Central.MaxTransactionBytes);
+            var plan = scheduler.Plan(available, _config.Central.MaxTransactionBytes);
             for (var i = 0; i < lanes.Count; i++)
             {
                 if (plan[i] <= 0)

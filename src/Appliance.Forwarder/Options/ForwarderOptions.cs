@@ -107,7 +107,7 @@ public sealed class CentralOptions
     [Range(1024, 64L << 20)]
     public int QuantumBytes { get; set; } = 64 * 1024;
 
-    /// <summary>Most bytes (buffer encoding) in one transaction. The default value is 4 MiB.</summary>
+    /// <summary>Most bytes (buffer encoding) in one transaction; bounds how long a fresh top-lane record waits behind a backlog. The default value is 4 MiB.</summary>
     [Range(4096, 1L << 30)]
     public long MaxTransactionBytes { get; set; } = 4L << 20;
 

@@ -15,7 +15,7 @@ public sealed class DrainFormatTests
         long[] sent = [0, 0, 0];
         for (var round = 0; round < 100; round++)
         {
-            var plan = s.Plan([true, true, true], 11_000);
+            var plan = s.Plan([long.MaxValue, long.MaxValue, long.MaxValue], 11_000);
             for (var i = 0; i < 3; i++)
             {
                 s.Charge(i, plan[i], ranEmpty: false);
@@ -31,21 +31,30 @@ public sealed class DrainFormatTests
     public void Plan_OnlyBulkHasData_GetsWholeBudget()
     {
         var s = new DeficitScheduler([8, 1], 1000);
-        var plan = s.Plan([false, true], 50_000);
+        var plan = s.Plan([0, long.MaxValue], 50_000);
         Assert.Equal(0, plan[0]);
         Assert.True(plan[1] >= 50_000);
+    }
+
+    [Fact]
+    public void Plan_TopLaneHasLittle_RestOfBudgetGoesToOthers()
+    {
+        var s = new DeficitScheduler([8, 1], 1000);
+        var plan = s.Plan([300, long.MaxValue], 100_000);
+        Assert.True(plan[0] >= 300);
+        Assert.True(plan[1] >= 100_000 - plan[0] - 8000, $"bulk got {plan[1]}");
     }
 
     [Fact]
     public void Charge_Overshoot_CarriedAsDebtAndIdleLaneLosesCredit()
     {
         var s = new DeficitScheduler([1, 1], 1000);
-        var plan = s.Plan([true, true], 2000);
+        var plan = s.Plan([long.MaxValue, long.MaxValue], 2000);
         s.Charge(0, plan[0] + 5000, ranEmpty: false);
         s.Charge(1, 10, ranEmpty: true);
         Assert.True(s.Credit(0) < 0);
         Assert.Equal(0, s.Credit(1));
-        var next = s.Plan([true, true], 2000);
+        var next = s.Plan([long.MaxValue, long.MaxValue], 2000);
         Assert.True(next[1] > next[0]);
     }
 
