@@ -160,9 +160,9 @@ public sealed class PipelineOptionsValidatorTests
         var validator = new PipelineOptionsValidator(Lanes);
         var r = Route(new StepOptions { Type = "nope" });
         r.Lane = "x";
-        var result = validator.Validate(Options.DefaultName, new PipelineOptions { Routes = [r] });
+        var result = validator.Validate(Microsoft.Extensions.Options.Options.DefaultName, new PipelineOptions { Routes = [r] });
         Assert.True(result.Failed);
         Assert.Equal(2, result.Failures!.Count());
-        Assert.True(validator.Validate(Options.DefaultName, new PipelineOptions { Routes = [Route()] }).Succeeded);
+        Assert.True(validator.Validate(Microsoft.Extensions.Options.Options.DefaultName, new PipelineOptions { Routes = [Route()] }).Succeeded);
     }
 }
