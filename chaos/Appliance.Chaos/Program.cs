@@ -111,10 +111,12 @@ verify.SetAction(async (p, ct) =>
     await using (var reader = new CentralReader(p.GetValue(central)!, new Dictionary<string, string>(), list, p.GetValue(gapTopic)!, 1, verifier, TimeProvider.System))
     {
         var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < TimeSpan.FromSeconds(p.GetValue(timeout)) && !(verifier.IsComplete() && reader.CaughtUp(TimeSpan.FromSeconds(5))))
+        while (sw.Elapsed < TimeSpan.FromSeconds(p.GetValue(timeout)) && !verifier.IsComplete())
         {
             await Task.Delay(500, ct);
         }
+
+        await reader.WaitQuietAsync(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30), ct);
     }
 
     var r = verifier.Verify();

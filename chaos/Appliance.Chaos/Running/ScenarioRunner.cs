@@ -157,6 +157,8 @@ public sealed class ScenarioRunner
             }
 
             Log($"   records flow end to end after {warm.Elapsed.TotalSeconds:F1}s");
+            // Latency figures start here: records produced while the forwarder was still starting say nothing about faults.
+            verifier.LatencyFromMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
             var context = new ScenarioContext(env, load, verifier, new Random(seed), _time, Log, cancellationToken);
             try
             {
@@ -188,20 +190,11 @@ public sealed class ScenarioRunner
             result.DrainSeconds = verifier.IsComplete() ? drain.Elapsed.TotalSeconds : null;
             context.Event(result.DrainSeconds is { } d ? $"central complete {d:F1}s after the heal" : $"central still incomplete after {s.DrainTimeout.TotalSeconds:F0}s");
 
-            // Let stray second copies arrive before judging: the reader has caught up and stays caught up for 2 s.
-            var settle = Stopwatch.StartNew();
-            while (settle.Elapsed < TimeSpan.FromSeconds(20) && !reader.CaughtUp(TimeSpan.FromSeconds(5)))
-            {
-                await Task.Delay(200, cancellationToken);
-            }
-
-            await Task.Delay(2000, cancellationToken);
+            // Let stray second copies arrive before judging: central quiet for 3 s, then again after the final graceful stop.
+            await reader.WaitQuietAsync(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30), cancellationToken);
             var stop = await env.Forwarder.StopAsync();
             result.FinalStopExitCode = stop?.ExitCode;
-            while (!reader.CaughtUp(TimeSpan.FromSeconds(5)) && settle.Elapsed < TimeSpan.FromSeconds(40))
-            {
-                await Task.Delay(200, cancellationToken);
-            }
+            await reader.WaitQuietAsync(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(20), cancellationToken);
 
             if (reader.ForeignRecords > 0)
             {

@@ -20,7 +20,6 @@ public sealed class CentralReader : IAsyncDisposable
     private readonly string _gapTopic;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
-    private readonly Dictionary<(string, int), long> _positions = [];
     private long _foreign;
     private long _copies;
 
@@ -98,11 +97,6 @@ public sealed class CentralReader : IAsyncDisposable
             }
 
             var arrived = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            lock (_positions)
-            {
-                _positions[(r.Topic, r.Partition.Value)] = r.Offset.Value + 1;
-            }
-
             if (r.Topic == _gapTopic)
             {
                 string? error = "empty value";
@@ -146,41 +140,31 @@ public sealed class CentralReader : IAsyncDisposable
         return new Provenance(Encoding.UTF8.GetString(t), partition, offset);
     }
 
-    /// <summary>True when the reader has reached the high watermark of every assigned partition (queried now).</summary>
-    public bool CaughtUp(TimeSpan timeout)
+    /// <summary>
+    /// Waits until no new record has been read for <paramref name="quiet"/> (central has settled: stray second copies
+    /// had their chance to arrive), or <paramref name="timeout"/> passed; returns true when it settled.
+    /// </summary>
+    public async Task<bool> WaitQuietAsync(TimeSpan quiet, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        foreach (var tp in _consumer.Assignment)
+        var deadline = DateTime.UtcNow + timeout;
+        var last = Copies;
+        var lastChange = DateTime.UtcNow;
+        while (DateTime.UtcNow < deadline)
         {
-            WatermarkOffsets w;
-            try
+            await Task.Delay(100, cancellationToken);
+            var now = Copies;
+            if (now != last)
             {
-                w = _consumer.QueryWatermarkOffsets(tp, timeout);
+                last = now;
+                lastChange = DateTime.UtcNow;
             }
-            catch (KafkaException)
+            else if (DateTime.UtcNow - lastChange >= quiet)
             {
-                return false;
-            }
-
-            long pos;
-            lock (_positions)
-            {
-                pos = _positions.TryGetValue((tp.Topic, tp.Partition.Value), out var v) ? v : 0;
-            }
-
-            // The consumer's position also moves past transaction markers, which are never delivered as records.
-            var fetched = _consumer.Position(tp);
-            if (fetched != Offset.Unset && fetched.Value > pos)
-            {
-                pos = fetched.Value;
-            }
-
-            if (pos < w.High.Value)
-            {
-                return false;
+                return true;
             }
         }
 
-        return true;
+        return false;
     }
 
     /// <inheritdoc />

@@ -31,6 +31,9 @@ public sealed class DeliveryVerifier
     /// <summary>Creates a verifier that judges duplicates by <paramref name="duplicateCheck"/>.</summary>
     public DeliveryVerifier(DuplicateCheck duplicateCheck) => _duplicateCheck = duplicateCheck;
 
+    /// <summary>Only records produced at or after this time (Unix ms) count in the latency figures. The default value is 0 (all).</summary>
+    public long LatencyFromMs { get; set; }
+
     /// <summary>Records acknowledged by the edge so far.</summary>
     public long ProducedCount
     {
@@ -227,12 +230,15 @@ public sealed class DeliveryVerifier
                 {
                     delivered++;
                     Lane(p.Lane).Delivered++;
-                    latencies.Add(Math.Max(0, r.ArrivedAtMs - r.ProducedAtMs));
                 }
                 else
                 {
                     // Not acknowledged (or acknowledged after this read): a record the edge may hold although the producer gave up.
                     unacknowledged++;
+                }
+
+                if (r.ProducedAtMs >= LatencyFromMs)
+                {
                     latencies.Add(Math.Max(0, r.ArrivedAtMs - r.ProducedAtMs));
                 }
             }
