@@ -220,6 +220,7 @@ public sealed class ScenarioContext
         disk.Fill(leaveBytes);
         Counters.DiskFullEpisodes++;
         Event($"disk full ({disk.FreeBytes >> 10} KiB free) for {length.TotalSeconds:F1}s{(cutCentral ? ", central down" : "")}");
+        var exitsBefore = Env.Forwarder.Exits.Count(e => e.How == "crash");
         try
         {
             await WaitAsync(length);
@@ -227,13 +228,15 @@ public sealed class ScenarioContext
         }
         finally
         {
+            var crashes = Env.Forwarder.Exits.Count(e => e.How == "crash") - exitsBefore;
+            Event($"end of disk-full episode: {disk.FreeBytes >> 10} KiB free, {crashes} forwarder exit(s) during it");
             disk.Free();
             if (cutCentral)
             {
                 await Env.Central.SetAllBrokersUpAsync(CancellationToken.None);
             }
 
-            Event($"disk freed ({disk.FreeBytes >> 20} MiB free), forwarder {(Env.Forwarder.IsRunning ? "running" : "down: the supervisor restarts it")}");
+            Event($"disk freed ({disk.FreeBytes >> 20} MiB free)");
         }
     }
 
