@@ -106,6 +106,7 @@ public sealed class ForwarderProcess : IAsyncDisposable
             p.ErrorDataReceived += (_, e) => Line(e.Data);
             p.BeginOutputReadLine();
             p.BeginErrorReadLine();
+            _process?.Dispose();
             _process = p;
             _expectExit = false;
             Starts++;
@@ -300,7 +301,12 @@ public sealed class ForwarderProcess : IAsyncDisposable
             await _watch;
         }
 
-        _process?.Dispose();
+        lock (_gate)
+        {
+            _process?.Dispose();
+            _process = null;
+        }
+
         _stop.Dispose();
         lock (_tail)
         {
