@@ -177,7 +177,9 @@ public sealed class DrainService : BackgroundService
                 var lease = await reader.BeginDeliveryAsync(batch, ct);
                 if (lease is null)
                 {
-                    // Evicted or expired since it was read; the reader rewinds and the next round reads again.
+                    // Part of the batch was evicted or expired since it was read. The reader only rewinds by itself
+                    // when eviction passed its read address, not when it cut into the batch; rewind explicitly.
+                    reader.Rewind();
                     continue;
                 }
 
