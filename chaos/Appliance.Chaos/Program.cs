@@ -44,8 +44,31 @@ run.SetAction(async (p, ct) =>
     Directory.CreateDirectory(dir);
     var mode = names.Length > 0 ? "custom" : p.GetValue(full) ? "full" : "smoke";
     using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
-    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cts.Cancel(); });
+    void OnSignal(PosixSignalContext c)
+    {
+        // Stop at the next step and clean up in the finally below, instead of dying with rules and mounts in place.
+        c.Cancel = true;
+        Console.Error.WriteLine($"appliance-chaos: {c.Signal}: stopping and cleaning up");
+        cts.Cancel();
+    }
+
+    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+    using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
+
+    // Last line of defence: if the runtime terminates the process anyway (observed: a SIGTERM sometimes bypassed the
+    // registrations above and ended the process with 143), ProcessExit still runs and removes rules, mounts, processes.
+    var finished = false;
+    AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        if (!Volatile.Read(ref finished))
+        {
+            foreach (var l in Leftovers.Cleanup())
+            {
+                Console.Error.WriteLine($"appliance-chaos: exiting: removed {l}");
+            }
+        }
+    };
 
     foreach (var l in Leftovers.Cleanup())
     {
@@ -68,6 +91,8 @@ run.SetAction(async (p, ct) =>
         {
             Console.WriteLine($"removed leftover: {l}");
         }
+
+        Volatile.Write(ref finished, true);
     }
 
     var totals = new FaultCounters();
