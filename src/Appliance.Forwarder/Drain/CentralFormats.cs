@@ -29,6 +29,9 @@ public static class ProvenanceHeaders
     /// <summary>Buffer lane the record travelled in.</summary>
     public const string Lane = "edge.lane";
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> TopicBytes = new(StringComparer.Ordinal);
+    private static readonly byte[][] SmallNumbers = [.. Enumerable.Range(0, 256).Select(i => Encoding.ASCII.GetBytes(i.ToString(CultureInfo.InvariantCulture)))];
+
     /// <summary>Builds the Kafka headers of a forwarded record: its own headers, then the provenance headers.</summary>
     public static Headers Build(EdgeRecord record, byte[] site, byte[] lane)
     {
@@ -39,13 +42,22 @@ public static class ProvenanceHeaders
             h.Add(rh.Key, rh.Value);
         }
 
+        // Per-record cost matters here (every forwarded record carries these): topic names and small partition
+        // numbers are encoded once; header values are copied by the client, so shared arrays are safe.
         h.Add(Site, site);
-        h.Add(Topic, Encoding.UTF8.GetBytes(record.Source.Topic));
-        h.Add(Partition, Encoding.UTF8.GetBytes(record.Source.Partition.ToString(CultureInfo.InvariantCulture)));
-        h.Add(Offset, Encoding.UTF8.GetBytes(record.Source.Offset.ToString(CultureInfo.InvariantCulture)));
-        h.Add(Timestamp, Encoding.UTF8.GetBytes(record.TimestampMs.ToString(CultureInfo.InvariantCulture)));
+        h.Add(Topic, TopicBytes.GetOrAdd(record.Source.Topic, t => Encoding.UTF8.GetBytes(t)));
+        h.Add(Partition, record.Source.Partition < SmallNumbers.Length ? SmallNumbers[record.Source.Partition] : Decimal(record.Source.Partition));
+        h.Add(Offset, Decimal(record.Source.Offset));
+        h.Add(Timestamp, Decimal(record.TimestampMs));
         h.Add(Lane, lane);
         return h;
+    }
+
+    private static byte[] Decimal(long value)
+    {
+        Span<byte> buffer = stackalloc byte[20];
+        System.Buffers.Text.Utf8Formatter.TryFormat(value, buffer, out var written);
+        return buffer[..written].ToArray();
     }
 }
 

@@ -1,10 +1,13 @@
 namespace Appliance.Forwarder.Drain;
 
 /// <summary>
-/// Deficit round robin by bytes over priority lanes. Each round a lane with data earns <c>quantum x weight</c> bytes
-/// of credit and may send while its credit is positive (a batch may overshoot; the debt is carried). Lanes are
-/// visited in priority order, so a fresh record in the top lane waits at most one round behind a backlog, and every
-/// lane with data progresses in proportion to its weight. Idle lanes keep no credit, so no lane can save up a burst.
+/// Deficit round robin by bytes over priority lanes, planned one transaction at a time. Each round every lane with
+/// data earns <c>quantum x weight</c> bytes of credit; rounds are added until the lanes' usable credit covers the
+/// transaction budget (work conserving: a lane with little waiting does not waste the others' share), so a
+/// transaction carries several rounds' worth (one batch per lane, sized by its credit). A lane is
+/// charged what it actually sent (a batch may overshoot; the debt is carried) and loses its credit when it runs
+/// empty, so no lane saves up a burst. Result: every lane with data progresses in proportion to its weight, lanes
+/// are produced in priority order within a transaction, and a fresh top-lane record waits at most one transaction.
 /// </summary>
 public sealed class DeficitScheduler
 {
@@ -22,23 +25,68 @@ public sealed class DeficitScheduler
         _quantum = quantumBytes;
     }
 
-    /// <summary>Starts a lane's turn in a round: adds its quantum when it has data (resets it when idle) and returns the bytes it may send now (0 = skip this round).</summary>
-    public long BeginTurn(int lane, bool hasData)
+    /// <summary>
+    /// Plans one transaction: returns, per lane, the bytes it may send (0 for lanes without data).
+    /// <paramref name="availableBytes"/> is what each lane has waiting (an upper bound; 0 = nothing). Whole rounds are
+    /// added until the allowances, each capped at what its lane has, reach <paramref name="budgetBytes"/> or every lane
+    /// with data is covered: budget a lane cannot use goes to the others in proportion to their weights.
+    /// </summary>
+    public long[] Plan(IReadOnlyList<long> availableBytes, long budgetBytes)
     {
-        if (!hasData)
+        ArgumentNullException.ThrowIfNull(availableBytes);
+        var allowance = new long[_deficit.Length];
+        var any = false;
+        for (var i = 0; i < _deficit.Length; i++)
         {
-            _deficit[lane] = 0;
-            return 0;
+            if (availableBytes[i] <= 0)
+            {
+                _deficit[i] = 0;
+            }
+            else
+            {
+                any = true;
+            }
         }
 
-        var share = _quantum * _weights[lane];
-        // Never bank more than one round's share beyond the current one.
-        _deficit[lane] = Math.Min(_deficit[lane] + share, 2 * share);
-        return Math.Max(0, _deficit[lane]);
+        if (!any)
+        {
+            return allowance;
+        }
+
+        while (true)
+        {
+            long total = 0;
+            var hungry = false;
+            for (var i = 0; i < _deficit.Length; i++)
+            {
+                if (availableBytes[i] > 0 && _deficit[i] < availableBytes[i])
+                {
+                    _deficit[i] += _quantum * _weights[i];
+                    hungry |= _deficit[i] < availableBytes[i];
+                }
+
+                total += Math.Min(Math.Max(0, _deficit[i]), Math.Max(0, availableBytes[i]));
+            }
+
+            if (total >= budgetBytes || !hungry)
+            {
+                break;
+            }
+        }
+
+        for (var i = 0; i < _deficit.Length; i++)
+        {
+            allowance[i] = availableBytes[i] > 0 ? Math.Max(0, _deficit[i]) : 0;
+        }
+
+        return allowance;
     }
 
-    /// <summary>Charges the bytes a lane actually sent in this turn.</summary>
-    public void Charge(int lane, long bytes) => _deficit[lane] -= bytes;
+    /// <summary>Charges the bytes a lane sent; <paramref name="ranEmpty"/> = it had less than its allowance, so its remaining credit is dropped.</summary>
+    public void Charge(int lane, long bytes, bool ranEmpty)
+    {
+        _deficit[lane] = ranEmpty ? 0 : _deficit[lane] - bytes;
+    }
 
     /// <summary>Current credit of a lane (negative = debt), for tests and diagnostics.</summary>
     public long Credit(int lane) => _deficit[lane];

@@ -40,6 +40,14 @@ public sealed class DrainService : BackgroundService
     private long _delivered;
     private long _gapsDelivered;
     private long _skipped;
+    private long _produceTicks;
+    private long _commitTicks;
+    private long _transactions;
+
+    /// <summary>Transactions (or at-least-once batches) completed, and the time spent producing and committing them: for benchmarks and diagnostics.</summary>
+    public (long Transactions, TimeSpan Producing, TimeSpan Committing) DeliveryTimes =>
+        (Interlocked.Read(ref _transactions), TimeSpan.FromTicks((long)(Interlocked.Read(ref _produceTicks) * (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)),
+         TimeSpan.FromTicks((long)(Interlocked.Read(ref _commitTicks) * (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)));
 
     /// <summary>Creates the drain.</summary>
     public DrainService(BufferHost bufferHost, IOptions<ForwarderConfiguration> config, UplinkMonitor uplink, ForwarderHealth health, TimeProvider time, ILogger<DrainService> logger)
@@ -157,34 +165,33 @@ public sealed class DrainService : BackgroundService
         {
             long bytes = 0;
             var lanes = buffer.Lanes;
+            var available = new long[lanes.Count];
             for (var i = 0; i < lanes.Count; i++)
             {
+                // Committed log bytes past the read address: an upper bound of what the lane can send now.
+                available[i] = HasData(i, lanes[i]) ? Math.Max(1, lanes[i].CommittedUntilAddress - lanes[i].Reader.ReadAddress) : 0;
+            }
+
+            var plan = scheduler.Plan(available, _config.Central.MaxTransactionBytes);
+            for (var i = 0; i < lanes.Count; i++)
+            {
+                if (plan[i] <= 0)
+                {
+                    continue;
+                }
+
                 var reader = lanes[i].Reader;
-                var credit = scheduler.BeginTurn(i, HasData(i, lanes[i]));
-                var allowed = Math.Min(credit, _config.Central.MaxTransactionBytes - bytes);
-                if (allowed <= 0)
-                {
-                    continue;
-                }
-
-                var batch = reader.Read(_config.Central.MaxBatchRecords, allowed);
-                if (batch is null)
-                {
-                    _emptyAt[i] = (reader.ReadAddress, lanes[i].CommittedUntilAddress);
-                    continue;
-                }
-
-                var lease = await reader.BeginDeliveryAsync(batch, ct);
+                var lease = await reader.ReadForDeliveryAsync(_config.Central.MaxBatchRecords, plan[i], ct);
                 if (lease is null)
                 {
-                    // Part of the batch was evicted or expired since it was read. The reader only rewinds by itself
-                    // when eviction passed its read address, not when it cut into the batch; rewind explicitly.
-                    reader.Rewind();
+                    _emptyAt[i] = (reader.ReadAddress, lanes[i].CommittedUntilAddress);
+                    scheduler.Charge(i, 0, ranEmpty: true);
                     continue;
                 }
 
+                var batch = lease.Batch;
                 leases.Add(lease);
-                scheduler.Charge(i, batch.PayloadBytes);
+                scheduler.Charge(i, batch.PayloadBytes, ranEmpty: batch.PayloadBytes < plan[i] && batch.Entries.Count < _config.Central.MaxBatchRecords);
                 bytes += batch.PayloadBytes;
             }
 
@@ -242,6 +249,7 @@ public sealed class DrainService : BackgroundService
         }
 
         var records = 0;
+        var started = _time.GetTimestamp();
         try
         {
             foreach (var lease in leases)
@@ -281,6 +289,8 @@ public sealed class DrainService : BackgroundService
                 }
             }
 
+            var produced = _time.GetTimestamp();
+            Interlocked.Add(ref _produceTicks, produced - started);
             if (exactlyOnce)
             {
                 producer.CommitTransaction(timeout);
@@ -289,6 +299,9 @@ public sealed class DrainService : BackgroundService
             {
                 throw new KafkaException(new Error(ErrorCode.Local_TimedOut, "central did not acknowledge the batch in time"));
             }
+
+            Interlocked.Add(ref _commitTicks, _time.GetTimestamp() - produced);
+            Interlocked.Increment(ref _transactions);
 
             if (failure is not null)
             {
@@ -417,12 +430,31 @@ public sealed class DrainService : BackgroundService
         }
     }
 
+    private void OnCentralError(Error e)
+    {
+        if (e.IsFatal)
+        {
+            Log.CentralError(_logger, e.Reason, e.Code.ToString(), e.IsFatal);
+        }
+        else
+        {
+            // Connection errors repeat every reconnect attempt during an outage: debug level, but they tell the
+            // uplink state before the transaction in flight times out.
+            Log.CentralTransient(_logger, e.Reason, e.Code.ToString());
+        }
+
+        if (e.Code == ErrorCode.Local_AllBrokersDown)
+        {
+            _uplink.ReportUnreachable();
+        }
+    }
+
     private IProducer<byte[]?, byte[]?> StartProducer(bool exactlyOnce)
     {
         var producer = new ProducerBuilder<byte[]?, byte[]?>(KafkaSettings.CentralProducer(_config.Central, _config.Site.Id))
             .SetKeySerializer(Serializers.ByteArray)
             .SetValueSerializer(Serializers.ByteArray)
-            .SetErrorHandler((_, e) => Log.CentralError(_logger, e.Reason, e.Code.ToString(), e.IsFatal))
+            .SetErrorHandler((_, e) => OnCentralError(e))
             .SetLogHandler((_, m) => Log.Client(_logger, m))
             .Build();
         try

@@ -107,7 +107,7 @@ public sealed class CentralOptions
     [Range(1024, 64L << 20)]
     public int QuantumBytes { get; set; } = 64 * 1024;
 
-    /// <summary>Most bytes (buffer encoding) in one transaction. The default value is 4 MiB.</summary>
+    /// <summary>Most bytes (buffer encoding) in one transaction; bounds how long a fresh top-lane record waits behind a backlog. The default value is 4 MiB.</summary>
     [Range(4096, 1L << 30)]
     public long MaxTransactionBytes { get; set; } = 4L << 20;
 
@@ -119,9 +119,9 @@ public sealed class CentralOptions
     [Range(0, long.MaxValue)]
     public long RateLimitBytesPerSecond { get; set; }
 
-    /// <summary>Longest a transaction may take to commit before it is abandoned, milliseconds. The default value is 30000.</summary>
+    /// <summary>Longest a transaction (and each record in it) may take to be acknowledged before it is abandoned and retried, milliseconds. It bounds how long an outage that starts mid-transaction holds a batch. The default value is 10000.</summary>
     [Range(1000, 900_000)]
-    public int TransactionTimeoutMs { get; set; } = 30_000;
+    public int TransactionTimeoutMs { get; set; } = 10_000;
 
     /// <summary>Any librdkafka producer/admin property, passed through (e.g. <c>sasl.mechanism</c>, <c>ssl.ca.location</c>). Values containing secrets are never logged.</summary>
     public Dictionary<string, string> Kafka { get; set; } = [];
@@ -189,7 +189,7 @@ public sealed class UplinkOptions
 public sealed class ForwarderConfiguration
 {
     /// <summary>Site identity (<c>Site</c>).</summary>
-    public Appliance.Core.Options.SiteOptions Site { get; set; } = new();
+    public Appliance.Core.Identity.SiteOptions Site { get; set; } = new();
 
     /// <summary>The durable buffer (<c>Buffer</c>).</summary>
     public Appliance.Buffer.BufferOptions Buffer { get; set; } = new();
