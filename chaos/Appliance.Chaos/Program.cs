@@ -7,7 +7,7 @@ using Appliance.Chaos.Running;
 using Appliance.Chaos.Verification;
 
 var smoke = new Option<bool>("--smoke") { Description = "The CI run: every fault kind briefly (under 10 minutes)." };
-var full = new Option<bool>("--full") { Description = "The full run (about 45 minutes): 50+ partitions, 30+ SIGKILLs, 10+ central restarts, 5+ disk-full episodes, a 1 GiB backlog." };
+var full = new Option<bool>("--full") { Description = "The full run (about 35 minutes): 50+ partitions, 30+ SIGKILLs, 10+ central restarts, 5+ disk-full episodes, a 1 GiB backlog." };
 var scenario = new Option<string[]>("--scenario") { Description = "Run only these scenarios (names from 'list'; repeatable). Taken from the full catalogue with --full, else from the smoke one." };
 var results = new Option<string>("--results") { Description = "Results folder.", DefaultValueFactory = _ => Path.Combine("chaos", "results", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)) };
 var seed = new Option<int>("--seed") { Description = "Seed of every random choice.", DefaultValueFactory = _ => 1 };

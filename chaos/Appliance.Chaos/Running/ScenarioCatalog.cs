@@ -3,7 +3,7 @@ using Appliance.Chaos.Faults;
 namespace Appliance.Chaos.Running;
 
 /// <summary>
-/// The scenarios of the smoke run (CI, under 10 minutes) and of the full run (about 45 minutes). chaos/README.md
+/// The scenarios of the smoke run (CI, under 10 minutes) and of the full run (about 35 minutes). chaos/README.md
 /// describes each one; keep the two in step.
 /// </summary>
 public static class ScenarioCatalog
