@@ -1,0 +1,44 @@
+using Appliance.Core.Status;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Appliance.Forwarder.Operations;
+
+/// <summary>Wires the operations surface into the forwarder's host.</summary>
+public static class OperationsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds metrics, health, the status page, the admin socket and the systemd watchdog, configured from the
+    /// <c>Operations</c> section (validated at start-up). The host must also register an <see cref="IApplianceStatusSource"/>
+    /// and an <see cref="IApplianceControl"/>, and a <see cref="TimeProvider"/>. Call it after the services whose
+    /// state it reports are registered, so its listeners start after them and stop before them.
+    /// </summary>
+    public static IServiceCollection AddApplianceOperations(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration.GetSection(OperationsOptions.SectionName);
+        services.AddOptions<OperationsOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OperationsOptions>, OperationsOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<HealthEvaluator>();
+        services.TryAddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<OperationsOptions>>().Value;
+            var site = string.IsNullOrEmpty(o.SiteLabel) ? configuration["Site:Id"] ?? "" : o.SiteLabel;
+            return new ApplianceMetrics(sp.GetRequiredService<IApplianceStatusSource>(), sp.GetRequiredService<TimeProvider>(), site, sp.GetRequiredService<ILogger<ApplianceMetrics>>());
+        });
+        services.TryAddSingleton<OperationsServer>();
+        services.AddHostedService(sp => sp.GetRequiredService<OperationsServer>());
+        services.TryAddSingleton(sp => new SystemdWatchdog(
+            sp.GetRequiredService<HealthEvaluator>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<OperationsOptions>>(),
+            sp.GetRequiredService<ILogger<SystemdWatchdog>>(), sp.GetService<ISystemdNotifier>()));
+        services.AddHostedService(sp => sp.GetRequiredService<SystemdWatchdog>());
+        return services;
+    }
+}
