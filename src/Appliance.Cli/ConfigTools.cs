@@ -31,18 +31,33 @@ public sealed class BufferConfigurationValidator : IConfigurationValidator
     public IEnumerable<string> Validate(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration.GetSection(BufferOptions.SectionName);
         var options = new BufferOptions();
+        var problems = new List<string>();
         try
         {
-            configuration.GetSection(BufferOptions.SectionName).Bind(options);
+            section.Bind(options);
         }
         catch (InvalidOperationException e)
         {
-            // e.g. Buffer:Lanes:0:FullPolicy = "sometimes": the binder names the key somewhere in the chain.
             return [ConfigTools.Chain(e)];
         }
 
-        return DurableBuffer.Validate(options);
+        // The binder silently skips a list element it cannot convert (e.g. FullPolicy = "sometimes"), which would make a
+        // lane vanish; bind each lane on its own so the error names the key instead.
+        foreach (var lane in section.GetSection(nameof(BufferOptions.Lanes)).GetChildren())
+        {
+            try
+            {
+                lane.Get<LaneOptions>();
+            }
+            catch (InvalidOperationException e)
+            {
+                problems.Add(ConfigTools.Chain(e));
+            }
+        }
+
+        return problems.Count > 0 ? problems : DurableBuffer.Validate(options);
     }
 }
 
