@@ -1,0 +1,557 @@
+using System.Text;
+using System.Threading.RateLimiting;
+using Appliance.Buffer;
+using Appliance.Core.Records;
+using Appliance.Forwarder.Hosting;
+using Appliance.Forwarder.Options;
+using Appliance.Forwarder.Uplink;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Appliance.Forwarder.Drain;
+
+/// <summary>
+/// Sends buffered records to central by priority (deficit round robin by bytes over the lanes).
+/// Exactly-once mode: each round (one batch from each lane whose turn it is) is produced in one transaction together
+/// with one checkpoint per lane (key <c>{site}/{lane}</c>, value: incarnation and next buffer address) in the
+/// checkpoint topic; after the commit the leases are completed, which truncates the buffer. A session starts with
+/// InitTransactions (which resolves whatever the previous producer left open) and then reads the checkpoints back
+/// (read_committed): a lane whose checkpoint is ahead of the local begin is skipped forward, closing the window
+/// between the central commit and the local truncation. Any failure ends the session: leases are abandoned (the
+/// readers rewind), the producer is dropped, and the session restarts with backoff, which also covers a commit whose
+/// outcome is unknown.
+/// </summary>
+public sealed class DrainService : BackgroundService
+{
+    private readonly BufferHost _bufferHost;
+    private readonly ForwarderConfiguration _config;
+    private readonly UplinkMonitor _uplink;
+    private readonly ForwarderHealth _health;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly byte[] _siteBytes;
+    private readonly TopicTemplate _defaultTemplate;
+    private readonly string _gapTopic;
+    private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(5);
+    private (long Read, long Committed)[] _emptyAt = [];
+    private long _delivered;
+    private long _gapsDelivered;
+    private long _skipped;
+
+    /// <summary>Creates the drain.</summary>
+    public DrainService(BufferHost bufferHost, IOptions<ForwarderConfiguration> config, UplinkMonitor uplink, ForwarderHealth health, TimeProvider time, ILogger<DrainService> logger)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        _bufferHost = bufferHost;
+        _config = config.Value;
+        _uplink = uplink;
+        _health = health;
+        _time = time;
+        _logger = logger;
+        _siteBytes = Encoding.UTF8.GetBytes(_config.Site.Id);
+        _defaultTemplate = TopicTemplate.TryParse(_config.Central.DestinationTemplate, out _)!;
+        _gapTopic = TopicTemplate.TryParse(_config.Central.GapTopic, out _)!.Render(_config.Site.Id, "", "");
+    }
+
+    /// <summary>Records delivered to central (committed) since start.</summary>
+    public long RecordsDelivered => Interlocked.Read(ref _delivered);
+
+    /// <summary>Records found already delivered (checkpoint ahead of the buffer) and skipped, since start.</summary>
+    public long RecordsSkippedByCheckpoint => Interlocked.Read(ref _skipped);
+
+    /// <summary>Test seam, called after each successful commit and before the buffer is truncated.</summary>
+    internal Action? AfterCommitForTests { get; set; }
+
+    /// <summary>Gap markers delivered since start.</summary>
+    public long GapMarkersDelivered => Interlocked.Read(ref _gapsDelivered);
+
+    /// <summary>The gap topic of this site.</summary>
+    public string GapTopic => _gapTopic;
+
+    /// <inheritdoc />
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(async () =>
+    {
+        try
+        {
+            using var limiter = _config.Central.RateLimitBytesPerSecond > 0
+                ? new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = (int)Math.Min(int.MaxValue, Math.Max(_config.Central.RateLimitBytesPerSecond, 65536)),
+                    TokensPerPeriod = (int)Math.Min(int.MaxValue, Math.Max(1, _config.Central.RateLimitBytesPerSecond / 10)),
+                    ReplenishmentPeriod = TimeSpan.FromMilliseconds(100),
+                    QueueLimit = int.MaxValue,
+                    AutoReplenishment = true,
+                })
+                : null;
+            _emptyAt = new (long, long)[_bufferHost.Buffer.Lanes.Count];
+            var scheduler = new DeficitScheduler(_bufferHost.Buffer.Lanes.Select(l => l.Options.Weight).ToList(), _config.Central.QuantumBytes);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                // One iteration per established session; the pipeline retries failed attempts to establish one.
+                await _uplink.Session.ExecuteAsync(async ct => await RunSessionAsync(scheduler, limiter, ct), stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            _health.Fail("drain", e);
+        }
+    }, CancellationToken.None);
+
+    private async ValueTask RunSessionAsync(DeficitScheduler scheduler, RateLimiter? limiter, CancellationToken ct)
+    {
+        var buffer = _bufferHost.Buffer;
+        var exactlyOnce = _config.Central.Delivery == DeliveryMode.ExactlyOnce;
+        IProducer<byte[]?, byte[]?>? producer = null;
+        try
+        {
+            // Establishing a session: failures here are retried by the session pipeline with exponential backoff.
+            try
+            {
+                await _uplink.Call.ExecuteAsync(_ => { Probe(); return ValueTask.CompletedTask; }, ct);
+                producer = await _uplink.Call.ExecuteAsync(_ => ValueTask.FromResult(StartProducer(exactlyOnce)), ct);
+                if (exactlyOnce)
+                {
+                    await ReconcileAsync(buffer, ct);
+                }
+            }
+            catch (Exception e) when (UplinkMonitor.IsUplinkFailure(e))
+            {
+                Log.SessionFailed(_logger, e.Message);
+                _uplink.ReportFailure(e);
+                throw;
+            }
+
+            _uplink.ReportSuccess();
+            Log.SessionStarted(_logger, _config.Central.Delivery.ToString(), exactlyOnce ? KafkaSettings.TransactionalId(_config.Central, _config.Site.Id) : "-");
+            while (!ct.IsCancellationRequested)
+            {
+                await RunRoundAsync(buffer, producer, exactlyOnce, scheduler, limiter, ct);
+            }
+        }
+        catch (Exception e) when (producer is not null && UplinkMonitor.IsUplinkFailure(e))
+        {
+            // An established session failed: reconnect at once (through the pipeline again). If central is really
+            // gone, the circuit breaker opens and establishing fails, which backs off.
+            Log.SessionFailed(_logger, e.Message);
+            _uplink.ReportFailure(e);
+        }
+        finally
+        {
+            if (producer is not null)
+            {
+                DisposeProducer(producer, exactlyOnce);
+            }
+        }
+    }
+
+    private async ValueTask RunRoundAsync(DurableBuffer buffer, IProducer<byte[]?, byte[]?> producer, bool exactlyOnce, DeficitScheduler scheduler, RateLimiter? limiter, CancellationToken ct)
+    {
+        var leases = new List<DeliveryLease>(buffer.Lanes.Count);
+        try
+        {
+            long bytes = 0;
+            var lanes = buffer.Lanes;
+            for (var i = 0; i < lanes.Count; i++)
+            {
+                var reader = lanes[i].Reader;
+                var credit = scheduler.BeginTurn(i, HasData(i, lanes[i]));
+                var allowed = Math.Min(credit, _config.Central.MaxTransactionBytes - bytes);
+                if (allowed <= 0)
+                {
+                    continue;
+                }
+
+                var batch = reader.Read(_config.Central.MaxBatchRecords, allowed);
+                if (batch is null)
+                {
+                    _emptyAt[i] = (reader.ReadAddress, lanes[i].CommittedUntilAddress);
+                    continue;
+                }
+
+                var lease = await reader.BeginDeliveryAsync(batch, ct);
+                if (lease is null)
+                {
+                    // Evicted or expired since it was read; the reader rewinds and the next round reads again.
+                    continue;
+                }
+
+                leases.Add(lease);
+                scheduler.Charge(i, batch.PayloadBytes);
+                bytes += batch.PayloadBytes;
+            }
+
+            if (leases.Count == 0)
+            {
+                await WaitForDataAsync(buffer, ct);
+                return;
+            }
+
+            Array.Fill(_emptyAt, (-1L, -1L));
+
+            if (limiter is not null)
+            {
+                await AcquireAsync(limiter, bytes, ct);
+            }
+
+            var records = await _uplink.Call.ExecuteAsync(_ => ValueTask.FromResult(Deliver(producer, leases, exactlyOnce, buffer.Incarnation)), ct);
+            // Test seam: throwing here is a crash between the central commit and the local truncation.
+            AfterCommitForTests?.Invoke();
+            foreach (var lease in leases)
+            {
+                await lease.CompleteAsync();
+            }
+
+            Interlocked.Add(ref _delivered, records);
+            Log.TransactionCommitted(_logger, records, bytes, string.Join(",", leases.Select(l => l.Batch.Lane.Name)));
+        }
+        finally
+        {
+            // Completed leases ignore this; abandoned ones rewind their reader.
+            foreach (var lease in leases)
+            {
+                await lease.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Produces the leased batches (and checkpoints) and waits for central to acknowledge them. Returns the record count.</summary>
+    private int Deliver(IProducer<byte[]?, byte[]?> producer, List<DeliveryLease> leases, bool exactlyOnce, string incarnation)
+    {
+        Error? failure = null;
+        void OnReport(DeliveryReport<byte[]?, byte[]?> r)
+        {
+            if (r.Error.IsError)
+            {
+                failure ??= r.Error;
+            }
+        }
+
+        var timeout = TimeSpan.FromMilliseconds(_config.Central.TransactionTimeoutMs);
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (exactlyOnce)
+        {
+            producer.BeginTransaction();
+        }
+
+        var records = 0;
+        try
+        {
+            foreach (var lease in leases)
+            {
+                var batch = lease.Batch;
+                var laneName = batch.Lane.Name;
+                var laneBytes = Encoding.UTF8.GetBytes(laneName);
+                foreach (var entry in batch.Entries)
+                {
+                    if (entry.Record is { } rec)
+                    {
+                        var topic = rec.DestinationTopic ?? _defaultTemplate.Render(_config.Site.Id, rec.Source.Topic, laneName);
+                        var msg = new Message<byte[]?, byte[]?>
+                        {
+                            Key = rec.Key,
+                            Value = rec.Value,
+                            Headers = ProvenanceHeaders.Build(rec, _siteBytes, laneBytes),
+                            Timestamp = new Timestamp(rec.TimestampMs, TimestampType.CreateTime),
+                        };
+                        ProduceWithBackpressure(producer, topic, msg, OnReport);
+                        records++;
+                    }
+                    else if (entry.Gap is { } gap)
+                    {
+                        var msg = new Message<byte[]?, byte[]?> { Key = laneBytes, Value = GapMarkerFormat.ToJson(_config.Site.Id, gap) };
+                        ProduceWithBackpressure(producer, _gapTopic, msg, OnReport);
+                        Interlocked.Increment(ref _gapsDelivered);
+                        Log.GapForwarded(_logger, gap.Lane, gap.Reason.ToLabel(), gap.Count, gap.Ranges.Count);
+                    }
+                }
+
+                if (exactlyOnce)
+                {
+                    var cp = new Checkpoint(_config.Site.Id, laneName, incarnation, batch.EndAddress, batch.StartAddress, batch.RecordCount, nowMs);
+                    ProduceWithBackpressure(producer, _config.Central.CheckpointTopic,
+                        new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(Checkpoint.KeyOf(_config.Site.Id, laneName)), Value = cp.ToJson() }, OnReport);
+                }
+            }
+
+            if (exactlyOnce)
+            {
+                producer.CommitTransaction(timeout);
+            }
+            else if (producer.Flush(timeout) > 0)
+            {
+                throw new KafkaException(new Error(ErrorCode.Local_TimedOut, "central did not acknowledge the batch in time"));
+            }
+
+            if (failure is not null)
+            {
+                // Only reachable in at-least-once mode: a transaction with a failed record cannot commit.
+                throw new KafkaException(failure);
+            }
+
+            return records;
+        }
+        catch (Exception) when (exactlyOnce)
+        {
+            TryAbort(producer);
+            throw;
+        }
+    }
+
+    private static void ProduceWithBackpressure(IProducer<byte[]?, byte[]?> producer, string topic, Message<byte[]?, byte[]?> msg, Action<DeliveryReport<byte[]?, byte[]?>> onReport)
+    {
+        while (true)
+        {
+            try
+            {
+                producer.Produce(topic, msg, onReport);
+                return;
+            }
+            catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                // The client queue is full: let it send (delivery reports are served by Poll) and try again.
+                producer.Poll(TimeSpan.FromMilliseconds(10));
+            }
+        }
+    }
+
+    private void TryAbort(IProducer<byte[]?, byte[]?> producer)
+    {
+        try
+        {
+            producer.AbortTransaction(TimeSpan.FromSeconds(5));
+        }
+        catch (KafkaException e)
+        {
+            // The session ends anyway; the next producer's InitTransactions aborts what is left open.
+            Log.AbortFailed(_logger, e.Error.Reason);
+        }
+    }
+
+    private void DisposeProducer(IProducer<byte[]?, byte[]?> producer, bool exactlyOnce)
+    {
+        try
+        {
+            producer.Dispose();
+        }
+        catch (KafkaException e)
+        {
+            Log.CentralError(_logger, e.Error.Reason, e.Error.Code.ToString(), e.Error.IsFatal);
+        }
+    }
+
+    private static async ValueTask AcquireAsync(RateLimiter limiter, long bytes, CancellationToken ct)
+    {
+        while (bytes > 0)
+        {
+            var chunk = (int)Math.Min(bytes, 65536);
+            using var lease = await limiter.AcquireAsync(chunk, ct);
+            bytes -= chunk;
+        }
+    }
+
+    /// <summary>
+    /// True when the lane has entries to read. The reader's HasCommittedData alone is not enough: with FASTER's
+    /// FastCommitMode the commit records themselves sit in the log after the last entry, so the committed address
+    /// stays ahead of the read address although nothing is left to read. A lane whose read came back empty counts as
+    /// empty until its read or committed address moves.
+    /// </summary>
+    private bool HasData(int index, BufferLane lane) =>
+        lane.Reader.HasCommittedData && _emptyAt[index] != (lane.Reader.ReadAddress, lane.CommittedUntilAddress);
+
+    private async ValueTask WaitForDataAsync(DurableBuffer buffer, CancellationToken ct)
+    {
+        if (buffer.Lanes.Where((l, i) => HasData(i, l)).Any())
+        {
+            return;
+        }
+
+        // Idle: a short sleep instead of LaneReader.WaitForDataAsync, which returns at once while commit records
+        // sit past the last entry (see HasData). Costs at most this much latency on the first record after idling.
+        await Task.Delay(IdlePoll, _time, ct);
+    }
+
+    private void Probe()
+    {
+        using var admin = new AdminClientBuilder(KafkaSettings.CentralClient(_config.Central)).SetLogHandler((_, m) => Log.Client(_logger, m)).Build();
+        var md = admin.GetMetadata(TimeSpan.FromMilliseconds(_config.Uplink.ProbeTimeoutMs));
+        if (md.Brokers.Count == 0)
+        {
+            throw new KafkaException(new Error(ErrorCode.Local_AllBrokersDown, "central metadata lists no brokers"));
+        }
+
+        if (_config.Central.CreateTopics)
+        {
+            EnsureTopic(admin, md, _config.Central.CheckpointTopic, _config.Central.CheckpointTopicPartitions, new Dictionary<string, string> { ["cleanup.policy"] = "compact" });
+            EnsureTopic(admin, md, _gapTopic, 1, []);
+        }
+    }
+
+    private void EnsureTopic(IAdminClient admin, Metadata md, string topic, int partitions, Dictionary<string, string> configs)
+    {
+        if (md.Topics.Any(t => t.Topic == topic && !t.Error.IsError && t.Partitions.Count > 0))
+        {
+            return;
+        }
+
+        try
+        {
+            admin.CreateTopicsAsync([new TopicSpecification { Name = topic, NumPartitions = partitions, ReplicationFactor = _config.Central.ReplicationFactor, Configs = configs }])
+                .WaitAsync(TimeSpan.FromMilliseconds(_config.Uplink.ProbeTimeoutMs)).GetAwaiter().GetResult();
+            Log.TopicCreated(_logger, topic, partitions, string.Join(",", configs.Select(kv => $"{kv.Key}={kv.Value}")));
+        }
+        catch (CreateTopicsException e) when (e.Results.All(r => r.Error.Code is ErrorCode.TopicAlreadyExists or ErrorCode.NoError))
+        {
+        }
+        catch (Exception e) when (e is KafkaException or TimeoutException)
+        {
+            // Some clusters (and the test mock) refuse CreateTopics; the topic may still exist or be auto-created.
+            Log.TopicCreateFailed(_logger, topic, e.Message);
+        }
+    }
+
+    private IProducer<byte[]?, byte[]?> StartProducer(bool exactlyOnce)
+    {
+        var producer = new ProducerBuilder<byte[]?, byte[]?>(KafkaSettings.CentralProducer(_config.Central, _config.Site.Id))
+            .SetKeySerializer(Serializers.ByteArray)
+            .SetValueSerializer(Serializers.ByteArray)
+            .SetErrorHandler((_, e) => Log.CentralError(_logger, e.Reason, e.Code.ToString(), e.IsFatal))
+            .SetLogHandler((_, m) => Log.Client(_logger, m))
+            .Build();
+        try
+        {
+            if (exactlyOnce)
+            {
+                // Fences any older producer of this site and completes (or aborts) whatever transaction it left open.
+                producer.InitTransactions(TimeSpan.FromMilliseconds(_config.Central.TransactionTimeoutMs));
+            }
+
+            return producer;
+        }
+        catch
+        {
+            producer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads this site's checkpoints (read_committed, from the beginning) and skips what central already has.</summary>
+    private async ValueTask ReconcileAsync(DurableBuffer buffer, CancellationToken ct)
+    {
+        var checkpoints = ReadCheckpoints(ct);
+        foreach (var lane in buffer.Lanes)
+        {
+            if (!checkpoints.TryGetValue(lane.Name, out var cp))
+            {
+                continue;
+            }
+
+            if (cp.Incarnation != buffer.Incarnation)
+            {
+                Log.ForeignCheckpoint(_logger, lane.Name, cp.Incarnation, buffer.Incarnation);
+                continue;
+            }
+
+            var begin = lane.BeginAddress;
+            if (cp.NextAddress <= begin)
+            {
+                continue;
+            }
+
+            var records = CountRecords(lane, cp.NextAddress);
+            await lane.Reader.SkipToAsync(cp.NextAddress, records, ct);
+            Interlocked.Add(ref _skipped, records);
+            Log.SkippedDelivered(_logger, lane.Name, records, begin, cp.NextAddress);
+        }
+    }
+
+    private static int CountRecords(BufferLane lane, long until)
+    {
+        lane.Reader.Rewind();
+        var count = 0;
+        while (lane.Reader.Read(10_000, 4L << 20) is { } batch)
+        {
+            count += batch.Entries.Count(e => e.Kind == EntryKind.Record && e.Address < until);
+            if (batch.EndAddress >= until)
+            {
+                break;
+            }
+        }
+
+        lane.Reader.Rewind();
+        return count;
+    }
+
+    private Dictionary<string, Checkpoint> ReadCheckpoints(CancellationToken ct)
+    {
+        var topic = _config.Central.CheckpointTopic;
+        var config = new ConsumerConfig(KafkaSettings.CentralClient(_config.Central))
+        {
+            GroupId = $"appliance-forwarder-{_config.Site.Id}-checkpoint-reader",
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            IsolationLevel = IsolationLevel.ReadCommitted,
+            EnablePartitionEof = true,
+            FetchQueueBackoffMs = 10,
+        };
+        var prefix = _config.Site.Id + "/";
+        var result = new Dictionary<string, Checkpoint>(StringComparer.Ordinal);
+        using var admin = new AdminClientBuilder(KafkaSettings.CentralClient(_config.Central)).SetLogHandler((_, m) => Log.Client(_logger, m)).Build();
+        var md = admin.GetMetadata(topic, TimeSpan.FromMilliseconds(_config.Uplink.ProbeTimeoutMs));
+        var partitions = md.Topics.Single(t => t.Topic == topic).Partitions.Select(p => new TopicPartition(topic, p.PartitionId)).ToList();
+        if (partitions.Count == 0)
+        {
+            throw new KafkaException(new Error(ErrorCode.UnknownTopicOrPart, $"checkpoint topic {topic} has no partitions"));
+        }
+
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).SetLogHandler((_, m) => Log.Client(_logger, m)).Build();
+        var timeout = TimeSpan.FromMilliseconds(_config.Central.TransactionTimeoutMs);
+        // The end to reach: the high watermark now, after InitTransactions resolved our own open transaction. Another
+        // site's open transaction can hold the read_committed end (LSO) below it; it resolves within its timeout.
+        var ends = partitions.ToDictionary(p => p, p => consumer.QueryWatermarkOffsets(p, timeout).High.Value);
+        consumer.Assign(partitions.Select(p => new TopicPartitionOffset(p, Offset.Beginning)));
+        var done = new HashSet<TopicPartition>(partitions.Where(p => ends[p] == 0));
+        var started = _time.GetTimestamp();
+        while (done.Count < partitions.Count)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (_time.GetElapsedTime(started) > timeout * 2)
+            {
+                throw new KafkaException(new Error(ErrorCode.Local_TimedOut, $"reading checkpoints from {topic} did not reach its end in {timeout * 2}"));
+            }
+
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(200));
+            if (r is null)
+            {
+                continue;
+            }
+
+            if (!r.IsPartitionEOF && r.Message.Key is { } k && r.Message.Value is { } v)
+            {
+                var key = Encoding.UTF8.GetString(k);
+                if (key.StartsWith(prefix, StringComparison.Ordinal) && Checkpoint.Parse(v) is { } cp && cp.Site == _config.Site.Id)
+                {
+                    result[cp.Lane] = cp;
+                }
+            }
+
+            var position = r.IsPartitionEOF ? r.Offset.Value : r.Offset.Value + 1;
+            if (r.IsPartitionEOF || position >= ends[r.TopicPartition])
+            {
+                // EOF is the read_committed end; also past the watermark taken before reading means nothing is missed.
+                if (position >= ends[r.TopicPartition] || r.IsPartitionEOF && consumer.Position(r.TopicPartition).Value >= ends[r.TopicPartition])
+                {
+                    done.Add(r.TopicPartition);
+                }
+            }
+        }
+
+        consumer.Close();
+        return result;
+    }
+}

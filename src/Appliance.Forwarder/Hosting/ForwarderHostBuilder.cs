@@ -1,0 +1,237 @@
+using System.Text.Json;
+using Appliance.Forwarder.Drain;
+using Appliance.Forwarder.Ingest;
+using Appliance.Forwarder.Options;
+using Appliance.Forwarder.Uplink;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
+
+namespace Appliance.Forwarder.Hosting;
+
+/// <summary>Exit codes of the forwarder (sysexits.h where one fits).</summary>
+public static class ExitCodes
+{
+    /// <summary>Stopped normally.</summary>
+    public const int Ok = 0;
+
+    /// <summary>Bad command line.</summary>
+    public const int Usage = 64;
+
+    /// <summary>A background service failed (e.g. the buffer faulted).</summary>
+    public const int Software = 70;
+
+    /// <summary>Invalid configuration (EX_CONFIG).</summary>
+    public const int Config = 78;
+}
+
+/// <summary>Command-line options of the service.</summary>
+/// <param name="ConfigFile">Extra JSON configuration (<c>--config</c>), required to exist when given.</param>
+/// <param name="SiteConfigFile">Site identity JSON (<c>--site-config</c>), optional file.</param>
+/// <param name="Remaining">Other arguments (configuration overrides <c>--Key=value</c>).</param>
+public sealed record ForwarderArguments(string? ConfigFile, string? SiteConfigFile, string[] Remaining)
+{
+    /// <summary>Parses the arguments; returns null and an error for a bad command line.</summary>
+    public static ForwarderArguments? Parse(string[] args, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        error = null;
+        string? config = null, site = null;
+        var rest = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            if (a is "--config" or "--site-config")
+            {
+                if (i + 1 >= args.Length)
+                {
+                    error = $"{a} needs a file path";
+                    return null;
+                }
+
+                if (a == "--config")
+                {
+                    config = args[++i];
+                }
+                else
+                {
+                    site = args[++i];
+                }
+            }
+            else if (a.StartsWith("--config=", StringComparison.Ordinal))
+            {
+                config = a["--config=".Length..];
+            }
+            else if (a.StartsWith("--site-config=", StringComparison.Ordinal))
+            {
+                site = a["--site-config=".Length..];
+            }
+            else
+            {
+                rest.Add(a);
+            }
+        }
+
+        return new ForwarderArguments(config, site, [.. rest]);
+    }
+}
+
+/// <summary>Builds the forwarder host: configuration sources, options with validation, services.</summary>
+public static class ForwarderHostBuilder
+{
+    /// <summary>Environment variable prefix: <c>APPLIANCE_Central__BootstrapServers</c> sets <c>Central:BootstrapServers</c>.</summary>
+    public const string EnvironmentPrefix = "APPLIANCE_";
+
+    /// <summary>Adds the configuration sources in order: appsettings.json, --config, --site-config, environment, command line.</summary>
+    public static void AddSources(IConfigurationBuilder builder, ForwarderArguments args)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(args);
+        builder.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
+        if (args.ConfigFile is not null)
+        {
+            builder.AddJsonFile(Path.GetFullPath(args.ConfigFile), optional: false, reloadOnChange: false);
+        }
+
+        if (args.SiteConfigFile is not null)
+        {
+            builder.AddJsonFile(Path.GetFullPath(args.SiteConfigFile), optional: true, reloadOnChange: false);
+        }
+
+        builder.AddEnvironmentVariables(EnvironmentPrefix);
+        builder.AddCommandLine(args.Remaining);
+    }
+
+    /// <summary>Binds and validates the configuration; returns the problems (empty when valid).</summary>
+    public static IReadOnlyList<string> BindAndValidate(IConfiguration configuration, out ForwarderConfiguration bound)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        bound = new ForwarderConfiguration();
+        try
+        {
+            configuration.Bind(bound);
+        }
+        catch (InvalidOperationException e)
+        {
+            // e.g. Buffer:Lanes:0:FullPolicy = "sometimes": the binder names the key in the message chain.
+            return [BinderMessage(e)];
+        }
+
+        return [.. ForwarderConfigurationValidator.Problems(bound)];
+    }
+
+    /// <summary>Builds the host (not started).</summary>
+    public static IHost Build(ForwarderArguments args, Action<IServiceCollection>? configureServices = null)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            ApplicationName = "appliance-forwarder",
+        });
+        AddSources(builder.Configuration, args);
+        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+            o.UseUtcTimestamp = true;
+            o.ColorBehavior = LoggerColorBehavior.Disabled;
+        });
+        builder.Services.AddSystemd();
+        builder.Services.Configure<HostOptions>(o =>
+        {
+            // Below systemd's TimeoutStopSec (90 s by default in the unit).
+            o.ShutdownTimeout = TimeSpan.FromSeconds(30);
+            o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
+        });
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddOptions<ForwarderConfiguration>().Bind(builder.Configuration).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ForwarderConfiguration>, ForwarderConfigurationValidator>();
+        builder.Services.AddSingleton(sp => new RouteTable(sp.GetRequiredService<IOptions<ForwarderConfiguration>>().Value));
+        builder.Services.AddSingleton<IRecordProcessor, PassThroughProcessor>();
+        builder.Services.AddSingleton(sp => new UplinkMonitor(
+            sp.GetRequiredService<IOptions<ForwarderConfiguration>>().Value.Uplink, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UplinkMonitor>>()));
+        builder.Services.AddSingleton<ForwarderHealth>();
+        // Order matters: the buffer opens first and closes last (hosted services stop in reverse order).
+        builder.Services.AddSingleton<BufferHost>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BufferHost>());
+        builder.Services.AddSingleton<IngestService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestService>());
+        builder.Services.AddSingleton<DrainService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DrainService>());
+        builder.Services.AddHostedService<StartupReporter>();
+        configureServices?.Invoke(builder.Services);
+        return builder.Build();
+    }
+
+    /// <summary>The effective settings as one JSON line, secrets redacted.</summary>
+    public static string Describe(ForwarderConfiguration c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        var shown = new
+        {
+            c.Site,
+            Buffer = c.Buffer.ToString(),
+            Edge = new { c.Edge.BootstrapServers, c.Edge.GroupId, c.Edge.MaxPollRecords, c.Edge.OffsetCommitIntervalMs, Kafka = KafkaSettings.Redact(c.Edge.Kafka) },
+            Central = new
+            {
+                c.Central.BootstrapServers,
+                Delivery = c.Central.Delivery.ToString(),
+                c.Central.TransactionalId,
+                c.Central.CheckpointTopic,
+                c.Central.GapTopic,
+                c.Central.DestinationTemplate,
+                Compression = c.Central.Compression.ToString(),
+                c.Central.QuantumBytes,
+                c.Central.MaxTransactionBytes,
+                c.Central.MaxBatchRecords,
+                c.Central.RateLimitBytesPerSecond,
+                c.Central.TransactionTimeoutMs,
+                Kafka = KafkaSettings.Redact(c.Central.Kafka),
+            },
+            Routes = c.Routes.Select(r => new { r.Name, r.Topics, r.Lane, r.Destination }),
+            c.Uplink,
+        };
+        return JsonSerializer.Serialize(shown);
+    }
+
+    private static string BinderMessage(Exception e)
+    {
+        var parts = new List<string>();
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            parts.Add(x.Message);
+        }
+
+        return string.Join(" -> ", parts);
+    }
+}
+
+/// <summary>Logs the effective settings and the "started" line once every other service has started.</summary>
+internal sealed class StartupReporter : IHostedService
+{
+    private readonly IOptions<ForwarderConfiguration> _config;
+    private readonly BufferHost _buffer;
+    private readonly ILogger _logger;
+
+    public StartupReporter(IOptions<ForwarderConfiguration> config, BufferHost buffer, ILogger<StartupReporter> logger)
+    {
+        _config = config;
+        _buffer = buffer;
+        _logger = logger;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var c = _config.Value;
+        Log.EffectiveSettings(_logger, ForwarderHostBuilder.Describe(c));
+        Log.Started(_logger, c.Site.Id, _buffer.Buffer.Incarnation, _buffer.Buffer.Lanes.Count, c.Central.Delivery.ToString());
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using Appliance.Forwarder.Drain;
+using Appliance.TestKit;
+using Xunit.Abstractions;
+
+namespace Appliance.IntegrationTests.Forwarder;
+
+[Trait("Category", "Integration")]
+public sealed class OutageTests
+{
+    private readonly ITestOutputHelper _output;
+
+    public OutageTests(ITestOutputHelper output) => _output = output;
+
+    [KafkaFact(FaultInjectionOn = KafkaClusterRole.Central)]
+    public async Task Forward_CentralDownWhileEdgeProduces_EveryRecordExactlyOnceInOrderWithHeaders()
+    {
+        const int total = 100_000;
+        const int partitions = 8;
+        await using var edge = KafkaTestClusters.Edge();
+        await using var central = KafkaTestClusters.Central(3);
+        using var dir = new TempDirectory("fwd-outage");
+        var site = TestConfig.Site();
+        var lanes = new[]
+        {
+            new TestLane("critical", KafkaTestHelpers.UniqueName("crit"), Weight: 8),
+            new TestLane("normal", KafkaTestHelpers.UniqueName("norm"), Weight: 2),
+            new TestLane("bulk", KafkaTestHelpers.UniqueName("bulk"), Weight: 1),
+        };
+        var checkpoints = KafkaTestHelpers.UniqueName("cp");
+        foreach (var l in lanes)
+        {
+            await edge.CreateTopicAsync(l.EdgeTopic, partitions);
+            await central.CreateTopicAsync($"{site}.{l.EdgeTopic}", partitions);
+        }
+
+        await central.CreateTopicAsync(checkpoints, 1);
+        await central.CreateTopicAsync($"{site}._gaps", 1);
+        var config = TestConfig.Write(dir, site, edge, central, lanes, checkpoints);
+
+        await central.SetAllBrokersDownAsync();
+        await using var forwarder = await InProcessForwarder.StartAsync(config);
+        using (var load = new EdgeLoad(edge))
+        {
+            for (var i = 0; i < total; i++)
+            {
+                var lane = lanes[i % 3];
+                load.Produce(lane.EdgeTopic, $"{lane.Name}-k{i % 500}");
+            }
+
+            load.Flush();
+        }
+
+        var sw = Stopwatch.StartNew();
+        while (forwarder.Ingest.RecordsIngested < total)
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), $"ingested only {forwarder.Ingest.RecordsIngested} of {total}");
+            await Task.Delay(50);
+        }
+
+        _output.WriteLine($"buffered {total} records during the outage in {sw.ElapsedMilliseconds} ms; delivered so far {forwarder.Drain.RecordsDelivered}");
+        Assert.Equal(0, forwarder.Drain.RecordsDelivered);
+
+        await using var reader = new CentralReader(central, lanes.Select(l => ($"{site}.{l.EdgeTopic}", partitions)).ToList());
+        sw.Restart();
+        await central.SetAllBrokersUpAsync();
+        await reader.WaitForDistinctAsync(total, TimeSpan.FromSeconds(120), () => $"delivered {forwarder.Drain.RecordsDelivered}, fault {forwarder.Fault}");
+        _output.WriteLine($"central received all {total} records {sw.ElapsedMilliseconds} ms after reconnection");
+
+        // Let any stray duplicate arrive before judging: wait until the buffer is empty and the drain is idle.
+        while (forwarder.Buffer.Lanes.Any(l => l.GetStats().BufferedRecords > 0))
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(150), "buffer did not drain");
+            await Task.Delay(50);
+        }
+
+        await Task.Delay(500);
+        Assert.Equal(0, reader.Duplicates);
+        Assert.Equal(total, reader.Count);
+        Assert.Empty(Verify.PerKeyOrder(reader.Records));
+        foreach (var r in reader.Records)
+        {
+            var lane = lanes.Single(l => r.Topic == $"{site}.{l.EdgeTopic}");
+            Assert.Equal(site, r.Site);
+            Assert.Equal(lane.Name, r.Lane);
+            Assert.Equal(lane.EdgeTopic, r.SourceTopic);
+            Assert.InRange(r.SourcePartition, 0, partitions - 1);
+            Assert.True(r.SourceOffset >= 0 && r.SourceTimestamp > 0);
+        }
+
+        Assert.Null(forwarder.Fault);
+    }
+}
