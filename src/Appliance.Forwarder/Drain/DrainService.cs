@@ -3,6 +3,7 @@ using System.Threading.RateLimiting;
 using Appliance.Buffer;
 using Appliance.Core.Records;
 using Appliance.Forwarder.Hosting;
+using Appliance.Forwarder.Operations;
 using Appliance.Forwarder.Options;
 using Appliance.Forwarder.Uplink;
 using Confluent.Kafka;
@@ -40,10 +41,12 @@ public sealed class DrainService : BackgroundService
     private long _delivered;
     private long _gapsDelivered;
     private long _skipped;
+    private readonly ForwarderActivity? _activity;
 
     /// <summary>Creates the drain.</summary>
-    public DrainService(BufferHost bufferHost, IOptions<ForwarderConfiguration> config, UplinkMonitor uplink, ForwarderHealth health, TimeProvider time, ILogger<DrainService> logger)
+    public DrainService(BufferHost bufferHost, IOptions<ForwarderConfiguration> config, UplinkMonitor uplink, ForwarderHealth health, TimeProvider time, ILogger<DrainService> logger, ForwarderActivity? activity = null)
     {
+        _activity = activity;
         ArgumentNullException.ThrowIfNull(config);
         _bufferHost = bufferHost;
         _config = config.Value;
@@ -160,7 +163,14 @@ public sealed class DrainService : BackgroundService
             for (var i = 0; i < lanes.Count; i++)
             {
                 var reader = lanes[i].Reader;
-                var credit = scheduler.BeginTurn(i, HasData(i, lanes[i]));
+                // An operator-paused lane takes no turn (and builds no credit) until it is resumed.
+                var paused = _activity?.IsPaused(lanes[i].Name) == true;
+                var credit = scheduler.BeginTurn(i, !paused && HasData(i, lanes[i]));
+                if (paused)
+                {
+                    continue;
+                }
+
                 var allowed = Math.Min(credit, _config.Central.MaxTransactionBytes - bytes);
                 if (allowed <= 0)
                 {
@@ -208,6 +218,7 @@ public sealed class DrainService : BackgroundService
             }
 
             Interlocked.Add(ref _delivered, records);
+            _activity?.Committed(leases.Select(l => l.Batch));
             Log.TransactionCommitted(_logger, records, bytes, string.Join(",", leases.Select(l => l.Batch.Lane.Name)));
         }
         finally
@@ -298,6 +309,7 @@ public sealed class DrainService : BackgroundService
         }
         catch (Exception) when (exactlyOnce)
         {
+            _activity?.Aborted();
             TryAbort(producer);
             throw;
         }

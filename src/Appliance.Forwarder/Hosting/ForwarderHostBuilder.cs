@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Appliance.Forwarder.Drain;
 using Appliance.Forwarder.Ingest;
+using Appliance.Forwarder.Operations;
 using Appliance.Forwarder.Options;
 using Appliance.Forwarder.Uplink;
 using Microsoft.Extensions.Configuration;
@@ -164,6 +165,7 @@ public static class ForwarderHostBuilder
         builder.Services.AddSingleton<DrainService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DrainService>());
         builder.Services.AddHostedService<StartupReporter>();
+        builder.Services.AddForwarderOperations(builder.Configuration);
         configureServices?.Invoke(builder.Services);
         return builder.Build();
     }

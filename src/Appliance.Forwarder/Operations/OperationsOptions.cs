@@ -45,6 +45,10 @@ public sealed class OperationsOptions
     /// <summary>Send <c>WATCHDOG=1</c> to systemd (when the unit sets <c>WatchdogSec=</c>) while the service is healthy. The default value is true.</summary>
     public bool WatchdogEnabled { get; set; } = true;
 
+    /// <summary>What kind of central cluster this box talks to, shown on the status page and in <c>appliance_info</c>. The default value is <c>kafka</c>.</summary>
+    [Required]
+    public string BrokerFlavour { get; set; } = "kafka";
+
     /// <summary>Value of the <c>site</c> label on every metric. The default value is empty: the <c>Site:Id</c> configuration key is used.</summary>
     public string SiteLabel { get; set; } = "";
 }

@@ -41,4 +41,20 @@ public static class OperationsServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<SystemdWatchdog>());
         return services;
     }
+
+    /// <summary>
+    /// The forwarder's wiring: its status source and control (<see cref="ForwarderStatusSource"/>,
+    /// <see cref="ForwarderControl"/>, <see cref="ForwarderActivity"/>) plus <see cref="AddApplianceOperations"/>.
+    /// Call it after the buffer, ingest and drain services are registered.
+    /// </summary>
+    public static IServiceCollection AddForwarderOperations(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddSingleton<ForwarderActivity>();
+        services.TryAddSingleton<ForwarderStatusSource>();
+        services.TryAddSingleton<IApplianceStatusSource>(sp => sp.GetRequiredService<ForwarderStatusSource>());
+        services.AddHostedService(sp => sp.GetRequiredService<ForwarderStatusSource>());
+        services.TryAddSingleton<IApplianceControl, ForwarderControl>();
+        return services.AddApplianceOperations(configuration);
+    }
 }
