@@ -125,6 +125,41 @@ public sealed class LaneReader : IDisposable
     }
 
     /// <summary>
+    /// Takes the delivery gate first and then reads the next batch from the oldest undelivered entry, so the batch
+    /// cannot be evicted between reading and leasing (with <see cref="Read"/> followed by
+    /// <see cref="BeginDeliveryAsync"/>, a drop-oldest lane that ingest keeps full evicts in that window almost every
+    /// time). Returns null, holding nothing, when nothing committed is waiting.
+    /// </summary>
+    public async ValueTask<DeliveryLease?> ReadForDeliveryAsync(int maxRecords, long maxBytes, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRecords, 1);
+        _lane.OwnerThrowIfFaulted();
+        await _lane.DeliveryGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_readAddress != _lane.BeginAddress)
+            {
+                // Under the gate nothing else is leased, so the next delivery must start at the begin.
+                Rewind();
+            }
+
+            var batch = Read(maxRecords, maxBytes);
+            if (batch is null)
+            {
+                _lane.DeliveryGate.Release();
+                return null;
+            }
+
+            return new DeliveryLease(_lane, batch);
+        }
+        catch
+        {
+            _lane.DeliveryGate.Release();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Removes everything before <paramref name="address"/> without delivering it, because the destination already
     /// has it (found in a checkpoint after a restart). Addresses at or below the current begin are ignored.
     /// </summary>

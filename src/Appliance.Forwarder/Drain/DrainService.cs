@@ -42,6 +42,14 @@ public sealed class DrainService : BackgroundService
     private long _gapsDelivered;
     private long _skipped;
     private readonly ForwarderActivity? _activity;
+    private long _produceTicks;
+    private long _commitTicks;
+    private long _transactions;
+
+    /// <summary>Transactions (or at-least-once batches) completed, and the time spent producing and committing them: for benchmarks and diagnostics.</summary>
+    public (long Transactions, TimeSpan Producing, TimeSpan Committing) DeliveryTimes =>
+        (Interlocked.Read(ref _transactions), TimeSpan.FromTicks((long)(Interlocked.Read(ref _produceTicks) * (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)),
+         TimeSpan.FromTicks((long)(Interlocked.Read(ref _commitTicks) * (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)));
 
     /// <summary>Creates the drain.</summary>
     public DrainService(BufferHost bufferHost, IOptions<ForwarderConfiguration> config, UplinkMonitor uplink, ForwarderHealth health, TimeProvider time, ILogger<DrainService> logger, ForwarderActivity? activity = null)
@@ -160,39 +168,41 @@ public sealed class DrainService : BackgroundService
         {
             long bytes = 0;
             var lanes = buffer.Lanes;
+            var hasData = new bool[lanes.Count];
             for (var i = 0; i < lanes.Count; i++)
             {
-                var reader = lanes[i].Reader;
                 // An operator-paused lane takes no turn (and builds no credit) until it is resumed.
-                var paused = _activity?.IsPaused(lanes[i].Name) == true;
-                var credit = scheduler.BeginTurn(i, !paused && HasData(i, lanes[i]));
-                if (paused)
+                hasData[i] = _activity?.IsPaused(lanes[i].Name) != true && HasData(i, lanes[i]);
+            }
+
+            var plan = scheduler.Plan(hasData, _config.Central.MaxTransactionBytes);
+            for (var i = 0; i < lanes.Count; i++)
+            {
+                if (plan[i] <= 0)
                 {
                     continue;
                 }
 
-                var allowed = Math.Min(credit, _config.Central.MaxTransactionBytes - bytes);
-                if (allowed <= 0)
-                {
-                    continue;
-                }
-
-                var batch = reader.Read(_config.Central.MaxBatchRecords, allowed);
+                var reader = lanes[i].Reader;
+                var batch = reader.Read(_config.Central.MaxBatchRecords, plan[i]);
                 if (batch is null)
                 {
                     _emptyAt[i] = (reader.ReadAddress, lanes[i].CommittedUntilAddress);
+                    scheduler.Charge(i, 0, ranEmpty: true);
                     continue;
                 }
 
                 var lease = await reader.BeginDeliveryAsync(batch, ct);
                 if (lease is null)
                 {
-                    // Evicted or expired since it was read; the reader rewinds and the next round reads again.
+                    // Part of the batch was evicted or expired since it was read. The reader only rewinds by itself
+                    // when eviction passed its read address, not when it cut into the batch; rewind explicitly.
+                    reader.Rewind();
                     continue;
                 }
 
                 leases.Add(lease);
-                scheduler.Charge(i, batch.PayloadBytes);
+                scheduler.Charge(i, batch.PayloadBytes, ranEmpty: batch.PayloadBytes < plan[i] && batch.Entries.Count < _config.Central.MaxBatchRecords);
                 bytes += batch.PayloadBytes;
             }
 
@@ -251,6 +261,7 @@ public sealed class DrainService : BackgroundService
         }
 
         var records = 0;
+        var started = _time.GetTimestamp();
         try
         {
             foreach (var lease in leases)
@@ -290,6 +301,8 @@ public sealed class DrainService : BackgroundService
                 }
             }
 
+            var produced = _time.GetTimestamp();
+            Interlocked.Add(ref _produceTicks, produced - started);
             if (exactlyOnce)
             {
                 producer.CommitTransaction(timeout);
@@ -298,6 +311,9 @@ public sealed class DrainService : BackgroundService
             {
                 throw new KafkaException(new Error(ErrorCode.Local_TimedOut, "central did not acknowledge the batch in time"));
             }
+
+            Interlocked.Add(ref _commitTicks, _time.GetTimestamp() - produced);
+            Interlocked.Increment(ref _transactions);
 
             if (failure is not null)
             {
@@ -378,7 +394,7 @@ public sealed class DrainService : BackgroundService
 
     private async ValueTask WaitForDataAsync(DurableBuffer buffer, CancellationToken ct)
     {
-        if (buffer.Lanes.Where((l, i) => HasData(i, l)).Any())
+        if (buffer.Lanes.Where((l, i) => _activity?.IsPaused(l.Name) != true && HasData(i, l)).Any())
         {
             return;
         }

@@ -121,7 +121,27 @@ public static class ForwarderHostBuilder
             return [BinderMessage(e)];
         }
 
-        return [.. ForwarderConfigurationValidator.Problems(bound)];
+        // The binder skips a list element whose enum value does not parse (the lane would silently vanish), so
+        // enum-valued keys are checked on the raw configuration first.
+        var enumProblems = new List<string>();
+        foreach (var lane in configuration.GetSection("Buffer:Lanes").GetChildren())
+        {
+            CheckEnum<Appliance.Buffer.FullPolicy>(configuration, $"Buffer:Lanes:{lane.Key}:FullPolicy", enumProblems);
+        }
+
+        CheckEnum<DeliveryMode>(configuration, "Central:Delivery", enumProblems);
+        CheckEnum<UplinkCompression>(configuration, "Central:Compression", enumProblems);
+        return [.. enumProblems, .. ForwarderConfigurationValidator.Problems(bound)];
+    }
+
+    private static void CheckEnum<T>(IConfiguration configuration, string key, List<string> problems)
+        where T : struct, Enum
+    {
+        var raw = configuration[key];
+        if (!string.IsNullOrEmpty(raw) && (!Enum.TryParse<T>(raw, ignoreCase: true, out var value) || !Enum.IsDefined(value)))
+        {
+            problems.Add($"{key}: '{raw}' is not one of {string.Join(", ", Enum.GetNames<T>())}");
+        }
     }
 
     /// <summary>Builds the host (not started).</summary>

@@ -9,6 +9,7 @@ using Appliance.Forwarder.Operations;
 using Appliance.TestKit;
 using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Appliance.Forwarder.Tests.Operations;
 
