@@ -96,6 +96,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2211, Level = LogLevel.Warning, Message = "librdkafka {Client} [{Facility}] level {Level}: {Message}")]
     public static partial void ClientLogSevere(ILogger logger, string client, string facility, int level, string message);
 
+    [LoggerMessage(EventId = 2212, Level = LogLevel.Debug, Message = "Central client error: {Reason} ({Code})")]
+    public static partial void CentralTransient(ILogger logger, string reason, string code);
+
     // 2300-2399: uplink
     [LoggerMessage(EventId = 2300, Level = LogLevel.Information, Message = "Uplink {From} -> {To}")]
     public static partial void UplinkChanged(ILogger logger, string from, string to);

@@ -184,23 +184,15 @@ public sealed class DrainService : BackgroundService
                 }
 
                 var reader = lanes[i].Reader;
-                var batch = reader.Read(_config.Central.MaxBatchRecords, plan[i]);
-                if (batch is null)
+                var lease = await reader.ReadForDeliveryAsync(_config.Central.MaxBatchRecords, plan[i], ct);
+                if (lease is null)
                 {
                     _emptyAt[i] = (reader.ReadAddress, lanes[i].CommittedUntilAddress);
                     scheduler.Charge(i, 0, ranEmpty: true);
                     continue;
                 }
 
-                var lease = await reader.BeginDeliveryAsync(batch, ct);
-                if (lease is null)
-                {
-                    // Part of the batch was evicted or expired since it was read. The reader only rewinds by itself
-                    // when eviction passed its read address, not when it cut into the batch; rewind explicitly.
-                    reader.Rewind();
-                    continue;
-                }
-
+                var batch = lease.Batch;
                 leases.Add(lease);
                 scheduler.Charge(i, batch.PayloadBytes, ranEmpty: batch.PayloadBytes < plan[i] && batch.Entries.Count < _config.Central.MaxBatchRecords);
                 bytes += batch.PayloadBytes;
@@ -443,12 +435,31 @@ public sealed class DrainService : BackgroundService
         }
     }
 
+    private void OnCentralError(Error e)
+    {
+        if (e.IsFatal)
+        {
+            Log.CentralError(_logger, e.Reason, e.Code.ToString(), e.IsFatal);
+        }
+        else
+        {
+            // Connection errors repeat every reconnect attempt during an outage: debug level, but they tell the
+            // uplink state before the transaction in flight times out.
+            Log.CentralTransient(_logger, e.Reason, e.Code.ToString());
+        }
+
+        if (e.Code == ErrorCode.Local_AllBrokersDown)
+        {
+            _uplink.ReportUnreachable();
+        }
+    }
+
     private IProducer<byte[]?, byte[]?> StartProducer(bool exactlyOnce)
     {
         var producer = new ProducerBuilder<byte[]?, byte[]?>(KafkaSettings.CentralProducer(_config.Central, _config.Site.Id))
             .SetKeySerializer(Serializers.ByteArray)
             .SetValueSerializer(Serializers.ByteArray)
-            .SetErrorHandler((_, e) => Log.CentralError(_logger, e.Reason, e.Code.ToString(), e.IsFatal))
+            .SetErrorHandler((_, e) => OnCentralError(e))
             .SetLogHandler((_, m) => Log.Client(_logger, m))
             .Build();
         try

@@ -198,12 +198,12 @@ public static class ForwarderHostBuilder
         {
             c.Site,
             Buffer = c.Buffer.ToString(),
-            Edge = new { c.Edge.BootstrapServers, c.Edge.GroupId, c.Edge.MaxPollRecords, c.Edge.OffsetCommitIntervalMs, Kafka = KafkaSettings.Redact(c.Edge.Kafka) },
+            Edge = new { c.Edge.BootstrapServers, c.Edge.GroupId, c.Edge.MaxPollRecords, c.Edge.OffsetCommitIntervalMs, c.Edge.TopicRefreshIntervalMs, Kafka = KafkaSettings.Redact(c.Edge.Kafka) },
             Central = new
             {
                 c.Central.BootstrapServers,
                 Delivery = c.Central.Delivery.ToString(),
-                c.Central.TransactionalId,
+                TransactionalId = KafkaSettings.TransactionalId(c.Central, c.Site.Id),
                 c.Central.CheckpointTopic,
                 c.Central.GapTopic,
                 c.Central.DestinationTemplate,

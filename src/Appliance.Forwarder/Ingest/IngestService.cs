@@ -260,9 +260,15 @@ public sealed class IngestService : BackgroundService
             var partitions = _pausedLaneOf.Where(kv => kv.Value == lane).Select(kv => kv.Key).ToList();
             foreach (var p in partitions)
             {
+                // Seek every paused partition to its first record not taken: the refused or skipped one, else the
+                // one after the last taken (records fetched before the pause may have been dropped by the client).
                 if (_seekOnResume.Remove(p, out var offset))
                 {
                     consumer.Seek(new TopicPartitionOffset(p, offset));
+                }
+                else if (_next.TryGetValue(p, out var next))
+                {
+                    consumer.Seek(new TopicPartitionOffset(p, next));
                 }
 
                 _pausedLaneOf.Remove(p);

@@ -119,9 +119,9 @@ public sealed class CentralOptions
     [Range(0, long.MaxValue)]
     public long RateLimitBytesPerSecond { get; set; }
 
-    /// <summary>Longest a transaction may take to commit before it is abandoned, milliseconds. The default value is 30000.</summary>
+    /// <summary>Longest a transaction (and each record in it) may take to be acknowledged before it is abandoned and retried, milliseconds. It bounds how long an outage that starts mid-transaction holds a batch. The default value is 10000.</summary>
     [Range(1000, 900_000)]
-    public int TransactionTimeoutMs { get; set; } = 30_000;
+    public int TransactionTimeoutMs { get; set; } = 10_000;
 
     /// <summary>Any librdkafka producer/admin property, passed through (e.g. <c>sasl.mechanism</c>, <c>ssl.ca.location</c>). Values containing secrets are never logged.</summary>
     public Dictionary<string, string> Kafka { get; set; } = [];

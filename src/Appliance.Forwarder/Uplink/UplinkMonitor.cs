@@ -104,6 +104,9 @@ public sealed class UplinkMonitor
     /// <summary>A call to central succeeded.</summary>
     public void ReportSuccess() => Transition(ConnectivityState.Online);
 
+    /// <summary>The client reports every central broker down: offline until a call succeeds again.</summary>
+    public void ReportUnreachable() => Transition(ConnectivityState.Offline);
+
     /// <summary>A call to central failed (the breaker decides when that means offline).</summary>
     public void ReportFailure(Exception e)
     {

@@ -37,7 +37,8 @@ internal static class TestConfig
             laneArray.Add(new JsonObject { ["Name"] = l.Name, ["Weight"] = l.Weight, ["FullPolicy"] = l.Policy, ["QuotaBytes"] = l.QuotaBytes });
         }
 
-        var edgeKafka = new JsonObject { ["fetch.queue.backoff.ms"] = "10" };
+        // The mock answers a fetch only after fetch.wait.max.ms when it has little data (default 500 ms): keep it short.
+        var edgeKafka = new JsonObject { ["fetch.queue.backoff.ms"] = "10", ["fetch.wait.max.ms"] = "20" };
         foreach (var (k, v) in edge.ClientProperties)
         {
             edgeKafka[k] = v;
@@ -130,6 +131,7 @@ internal sealed class CentralReader : IAsyncDisposable
     public CentralReader(IKafkaTestCluster central, IReadOnlyList<(string Topic, int Partitions)> topics)
     {
         var config = central.ConsumerConfig(KafkaTestHelpers.UniqueName("verify"));
+        config.FetchWaitMaxMs = 20;
         _loop = Task.Run(() => Run(config, topics));
     }
 
