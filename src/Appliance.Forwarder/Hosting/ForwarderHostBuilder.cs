@@ -177,6 +177,8 @@ public static class ForwarderHostBuilder
         builder.Services.AddSingleton(sp => new UplinkMonitor(
             sp.GetRequiredService<IOptions<ForwarderConfiguration>>().Value.Uplink, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UplinkMonitor>>()));
         builder.Services.AddSingleton<ForwarderHealth>();
+        // The operations listeners start before the data path (health answers "not ready" during buffer recovery) and stop after it.
+        builder.Services.AddForwarderOperations(builder.Configuration);
         // Order matters: the buffer opens first and closes last (hosted services stop in reverse order).
         builder.Services.AddSingleton<BufferHost>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BufferHost>());
@@ -185,7 +187,6 @@ public static class ForwarderHostBuilder
         builder.Services.AddSingleton<DrainService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DrainService>());
         builder.Services.AddHostedService<StartupReporter>();
-        builder.Services.AddForwarderOperations(builder.Configuration);
         configureServices?.Invoke(builder.Services);
         return builder.Build();
     }

@@ -15,8 +15,9 @@ public static class OperationsServiceCollectionExtensions
     /// <summary>
     /// Adds metrics, health, the status page, the admin socket and the systemd watchdog, configured from the
     /// <c>Operations</c> section (validated at start-up). The host must also register an <see cref="IApplianceStatusSource"/>
-    /// and an <see cref="IApplianceControl"/>, and a <see cref="TimeProvider"/>. Call it after the services whose
-    /// state it reports are registered, so its listeners start after them and stop before them.
+    /// and an <see cref="IApplianceControl"/>, and a <see cref="TimeProvider"/>. Hosted services start in registration
+    /// order and stop in reverse: registered before the data path, the listeners answer (health "not ready") while the
+    /// buffer recovers and keep answering until the data path has stopped.
     /// </summary>
     public static IServiceCollection AddApplianceOperations(this IServiceCollection services, IConfiguration configuration)
     {
@@ -45,7 +46,7 @@ public static class OperationsServiceCollectionExtensions
     /// <summary>
     /// The forwarder's wiring: its status source and control (<see cref="ForwarderStatusSource"/>,
     /// <see cref="ForwarderControl"/>, <see cref="ForwarderActivity"/>) plus <see cref="AddApplianceOperations"/>.
-    /// Call it after the buffer, ingest and drain services are registered.
+    /// Call it before the buffer, ingest and drain hosted services are registered (see <see cref="AddApplianceOperations"/>).
     /// </summary>
     public static IServiceCollection AddForwarderOperations(this IServiceCollection services, IConfiguration configuration)
     {
