@@ -3,6 +3,7 @@ using System.Text;
 using Appliance.Forwarder.Operations;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 
 namespace Appliance.Forwarder.Tests.Operations;
 
@@ -29,7 +30,7 @@ public sealed class SystemdNotifyTests
         Environment.SetEnvironmentVariable("WATCHDOG_PID", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         try
         {
-            var host = await OperationsTestHost.StartAsync(configure: s => s.AddSystemd());
+            var host = await OperationsTestHost.StartAsync(configure: AsUnderSystemd);
             var stopped = false;
             try
             {
@@ -107,7 +108,7 @@ public sealed class SystemdNotifyTests
         Environment.SetEnvironmentVariable("NOTIFY_SOCKET", path);
         try
         {
-            await using (var host = await OperationsTestHost.StartAsync(configure: s => s.AddSystemd()))
+            await using (var host = await OperationsTestHost.StartAsync(configure: AsUnderSystemd))
             {
                 Assert.Equal("READY=1", await ReceiveAsync(socket));
                 var watchdog = host.Host.Services.GetRequiredService<SystemdWatchdog>();
@@ -138,6 +139,16 @@ public sealed class SystemdNotifyTests
         var env = new Dictionary<string, string?> { ["WATCHDOG_USEC"] = usec, ["WATCHDOG_PID"] = pid };
         var interval = SystemdWatchdog.ReadInterval(k => env.GetValueOrDefault(k));
         Assert.Equal(expectedMs < 0 ? null : TimeSpan.FromMilliseconds(expectedMs), interval);
+    }
+
+    /// <summary>
+    /// What AddSystemd() registers when it detects systemd. Registered directly because its detection is cached per
+    /// process: a host built earlier without NOTIFY_SOCKET (another test) would make it inert here.
+    /// </summary>
+    private static void AsUnderSystemd(IServiceCollection services)
+    {
+        services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
+        services.AddSingleton<IHostLifetime, SystemdLifetime>();
     }
 
     private static async Task<string> ReceiveAsync(Socket socket)
