@@ -254,6 +254,16 @@ public sealed class ChaosEnvironment : IAsyncDisposable
             },
             ["Routes"] = routes,
             ["Uplink"] = new JsonObject { ["BackoffBaseMs"] = 100, ["BackoffMaxMs"] = 1000, ["ProbeTimeoutMs"] = 2000, ["BreakDurationMs"] = 1000 },
+            // The forwarder runs as an unprivileged user here: its admin socket goes next to its buffer (a directory it
+            // owns) instead of /run/appliance, and the HTTP listeners take free ports so runs never collide.
+            ["Operations"] = new JsonObject
+            {
+                ["AdminSocket"] = Path.Combine(Path.GetDirectoryName(BufferDirectory)!, "admin.sock"),
+                ["MetricsAddress"] = "127.0.0.1",
+                ["MetricsPort"] = 0,
+                ["StatusAddress"] = "127.0.0.1",
+                ["StatusPort"] = 0,
+            },
         };
     }
 
