@@ -143,7 +143,12 @@ public sealed class PipelineProcessor : IRecordProcessor
             }
         }
 
-        return _pipeline.Restore(partition, durableResumeOffset, parsed);
+        // With a checkpoint, its NextOffset is the boundary below which outputs are treated as durable: it is stored
+        // only when every output of every record below it is durable. The buffer's resume point may be past a record
+        // with several outputs (e.g. one record closing windows of several keys) of which only the first ones were
+        // committed; re-reading from the checkpoint re-appends, and the buffer answers AlreadyBuffered for the
+        // outputs it holds and stores the rest. Without a checkpoint the buffer's resume point is the boundary.
+        return _pipeline.Restore(partition, parsed is null ? durableResumeOffset : null, parsed);
     }
 
     /// <inheritdoc />
