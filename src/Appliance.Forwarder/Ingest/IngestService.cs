@@ -337,7 +337,7 @@ public sealed class IngestService : BackgroundService
                     // Without steps this is the buffer's resume point; with a windowed step it may be earlier (the
                     // first record of the oldest window open at the last checkpoint), see docs/pipeline.md.
                     tpo = new TopicPartitionOffset(tp, f);
-                    source = durable == f ? "buffer" : "pipeline checkpoint";
+                    source = durable == f ? "buffer" : "pipeline restore";
                 }
                 else
                 {

@@ -100,12 +100,23 @@ public sealed class PipelineEndToEndTests
         const int kills = 4;
         var chunk = (workload.Records.Count + kills - 1) / kills;
         var sw = Stopwatch.StartNew();
+        await using var progress = new CentralReader(env.Central, [(env.CentralTopic, Partitions)]);
         for (var k = 0; k < kills; k++)
         {
             env.Produce(workload.Records.Skip(k * chunk).Take(chunk).ToList());
+            var before = progress.Count;
             await using var child = ChildProcess.StartDotnet(dll, ["--config", env.Config]);
-            await child.WaitForLineAsync(l => l.Contains("Drain session started", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(200, 1500)));
+
+            // Killed only after this run delivered aggregates of its part (so it processed records, windows are open
+            // and the buffer committed), at a random moment after that.
+            var deadline = Stopwatch.StartNew();
+            while (progress.Count <= before)
+            {
+                Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(90), $"run {k} delivered nothing. {child.OutputTail()}");
+                await Task.Delay(20);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(0, 800)));
             child.Kill();
             await child.WaitForExitAsync(TimeSpan.FromSeconds(10));
         }
@@ -118,7 +129,7 @@ public sealed class PipelineEndToEndTests
             got = await ReadAsync(env.Central, env.CentralTopic, workload.Expected.Count, TimeSpan.FromSeconds(180), distinctByIdentity: true, describe: () => final.OutputTail());
 
             // Windows were open when the previous run was killed: the final run resumes before the buffer's resume point.
-            restored = final.StdoutLines.Where(l => l.Contains("(pipeline checkpoint)", StringComparison.Ordinal)).ToList();
+            restored = final.StdoutLines.Where(l => l.Contains("(pipeline restore)", StringComparison.Ordinal)).ToList();
             final.Terminate();
             Assert.Equal(0, await final.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         }
