@@ -126,7 +126,7 @@ public sealed class PipelineEndToEndTests
         List<string> restored;
         await using (var final = ChildProcess.StartDotnet(dll, ["--config", env.Config]))
         {
-            got = await ReadAsync(env.Central, env.CentralTopic, workload.Expected.Count, TimeSpan.FromSeconds(180), distinctByIdentity: true, describe: () => final.OutputTail());
+            got = await ReadAsync(env.Central, env.CentralTopic, workload.Expected.Count, TimeSpan.FromSeconds(180), distinctByIdentity: true, describe: () => final.OutputTail(), expectedIds: workload.Expected.Keys);
 
             // Windows were open when the previous run was killed: the final run resumes before the buffer's resume point.
             restored = final.StdoutLines.Where(l => l.Contains("(pipeline restore)", StringComparison.Ordinal)).ToList();
@@ -177,7 +177,7 @@ public sealed class PipelineEndToEndTests
         Assert.Equal(expected.Count, seen.Count);
     }
 
-    private static async Task<List<Received>> ReadAsync(IKafkaTestCluster cluster, string topic, int count, TimeSpan timeout, bool distinctByIdentity = false, Func<string>? describe = null)
+    private static async Task<List<Received>> ReadAsync(IKafkaTestCluster cluster, string topic, int count, TimeSpan timeout, bool distinctByIdentity = false, Func<string>? describe = null, IReadOnlyCollection<(int, string, long)>? expectedIds = null)
     {
         var config = cluster.ConsumerConfig(KafkaTestHelpers.UniqueName("verify"));
         config.FetchWaitMaxMs = 20;
@@ -196,7 +196,8 @@ public sealed class PipelineEndToEndTests
             {
                 if (sw.Elapsed > timeout)
                 {
-                    throw new TimeoutException($"{topic}: {list.Count} read ({ids.Count} distinct) after {timeout}, expected {count}. {describe?.Invoke()}");
+                    var missing = expectedIds is null ? string.Empty : "missing: " + string.Join(", ", expectedIds.Where(id => !ids.Contains(id)).Take(20)) + ". ";
+                    throw new TimeoutException($"{topic}: {list.Count} read ({ids.Count} distinct) after {timeout}, expected {count}. {missing}{describe?.Invoke()}");
                 }
 
                 var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
