@@ -105,4 +105,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 2301, Level = LogLevel.Debug, Message = "Central probe failed: {Reason}")]
     public static partial void ProbeFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2150, Level = LogLevel.Warning, Message = "Pipeline checkpoint of {Partition} is unreadable, windows are rebuilt from the buffer resume point: {Reason}")]
+    public static partial void CheckpointUnreadable(ILogger logger, string partition, string reason);
+
+    [LoggerMessage(EventId = 2151, Level = LogLevel.Error, Message = "Dead letter to {Topic} failed: {Reason}")]
+    public static partial void DeadLetterFailed(ILogger logger, string topic, string reason);
 }

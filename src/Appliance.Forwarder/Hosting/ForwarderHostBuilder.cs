@@ -173,7 +173,9 @@ public static class ForwarderHostBuilder
         builder.Services.AddOptions<ForwarderConfiguration>().Bind(builder.Configuration).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<ForwarderConfiguration>, ForwarderConfigurationValidator>();
         builder.Services.AddSingleton(sp => new RouteTable(sp.GetRequiredService<IOptions<ForwarderConfiguration>>().Value));
-        builder.Services.AddSingleton<IRecordProcessor, PassThroughProcessor>();
+        builder.Services.AddSingleton<IRecordProcessor>(sp => PipelineProcessor.IsNeeded(sp.GetRequiredService<IOptions<ForwarderConfiguration>>().Value)
+            ? ActivatorUtilities.CreateInstance<PipelineProcessor>(sp)
+            : new PassThroughProcessor());
         builder.Services.AddSingleton(sp => new UplinkMonitor(
             sp.GetRequiredService<IOptions<ForwarderConfiguration>>().Value.Uplink, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UplinkMonitor>>()));
         builder.Services.AddSingleton<ForwarderHealth>();
@@ -199,7 +201,7 @@ public static class ForwarderHostBuilder
         {
             c.Site,
             Buffer = c.Buffer.ToString(),
-            Edge = new { c.Edge.BootstrapServers, c.Edge.GroupId, c.Edge.MaxPollRecords, c.Edge.OffsetCommitIntervalMs, c.Edge.TopicRefreshIntervalMs, Kafka = KafkaSettings.Redact(c.Edge.Kafka) },
+            Edge = new { c.Edge.BootstrapServers, c.Edge.GroupId, c.Edge.MaxPollRecords, c.Edge.OffsetCommitIntervalMs, c.Edge.TopicRefreshIntervalMs, c.Edge.DeadLetterTopic, Kafka = KafkaSettings.Redact(c.Edge.Kafka) },
             Central = new
             {
                 c.Central.BootstrapServers,
@@ -216,7 +218,7 @@ public static class ForwarderHostBuilder
                 c.Central.TransactionTimeoutMs,
                 Kafka = KafkaSettings.Redact(c.Central.Kafka),
             },
-            Routes = c.Routes.Select(r => new { r.Name, r.Topics, r.Lane, r.Destination }),
+            Routes = c.Routes.Select(r => new { r.Name, r.Topics, r.Lane, r.Destination, Steps = r.Steps.Select(s => s.ToString()), r.LateLane, r.LateDestination }),
             c.Uplink,
         };
         return JsonSerializer.Serialize(shown);

@@ -31,10 +31,13 @@ public sealed class IngestService : BackgroundService
     private readonly Dictionary<TopicPartition, string> _pausedLaneOf = [];
     private readonly Dictionary<TopicPartition, long> _seekOnResume = [];
     private readonly Dictionary<string, (Task Space, long SinceMs)> _pausedLanes = new(StringComparer.Ordinal);
-    private readonly Dictionary<SourcePosition, int> _partiallyTaken = [];
+    private readonly Dictionary<SourcePosition, (List<ProcessedRecord> Outputs, int Next)> _partiallyTaken = [];
     private readonly HashSet<string> _unrouted = new(StringComparer.Ordinal);
-    private readonly List<EdgeRecord> _outputs = [];
     private readonly HashSet<TopicPartition> _dirty = [];
+    private readonly HashSet<TopicPartition> _progressDirty = [];
+    private IProducer<byte[]?, byte[]?>? _deadLetterProducer;
+    private int _deadLettersInFlight;
+    private string? _deadLetterError;
     private readonly HashSet<TopicPartition> _assigned = [];
     private DurableBuffer? _buffer;
 
@@ -89,6 +92,11 @@ public sealed class IngestService : BackgroundService
             .SetLogHandler((_, m) => Log.Client(_logger, m))
             .Build();
         using var admin = new AdminClientBuilder(KafkaSettings.EdgeAdmin(_config.Edge)).SetLogHandler((_, m) => Log.Client(_logger, m)).Build();
+        using var deadLetters = _processor.HasProgress ? new ProducerBuilder<byte[]?, byte[]?>(KafkaSettings.EdgeDeadLetterProducer(_config.Edge))
+            .SetErrorHandler((_, e) => Log.EdgeError(_logger, e.Reason, e.Code.ToString()))
+            .SetLogHandler((_, m) => Log.Client(_logger, m))
+            .Build() : null;
+        _deadLetterProducer = deadLetters;
         Log.Subscribed(_logger, string.Join(", ", _routes.Subscription));
         var lastCommit = _time.GetTimestamp();
         long lastRefresh = 0;
@@ -135,6 +143,7 @@ public sealed class IngestService : BackgroundService
                 {
                     // Group commit: the batch is durable before anything about it is acknowledged upstream.
                     await _buffer.WhenDurableAsync(ct);
+                    await StoreProgressAsync(ct);
                 }
 
                 if (_dirty.Count > 0 && _time.GetElapsedTime(lastCommit).TotalMilliseconds >= _config.Edge.OffsetCommitIntervalMs)
@@ -188,20 +197,30 @@ public sealed class IngestService : BackgroundService
         var pos = new SourcePosition(r.Topic, r.Partition.Value, r.Offset.Value);
         var headers = r.Message.Headers is { Count: > 0 } hs ? hs.Select(h => new RecordHeader(h.Key, h.GetValueBytes())).ToList() : null;
         var record = new EdgeRecord(pos, r.Message.Timestamp.UnixTimestampMs, r.Message.Key, r.Message.Value, headers, route.DestinationTopic);
-        _outputs.Clear();
-        _processor.Process(route, record, _outputs);
-        var lane = _buffer!.Lane(route.Lane);
-        _partiallyTaken.Remove(pos, out var skip);
-        for (var i = skip; i < _outputs.Count; i++)
+        // A record whose outputs a full lane refused is not processed again (the pipeline's windows would count it
+        // twice): its remaining outputs are appended from where they stopped.
+        if (!_partiallyTaken.Remove(pos, out var pending))
         {
-            var result = await lane.AppendAsync(_outputs[i], ct);
+            pending = ([], 0);
+            _processor.Process(route, record, pending.Outputs);
+        }
+
+        for (var i = pending.Next; i < pending.Outputs.Count; i++)
+        {
+            var output = pending.Outputs[i];
+            if (output.Lane is null)
+            {
+                ProduceDeadLetter(output.Record);
+                continue;
+            }
+
+            var lane = _buffer!.Lane(output.Lane);
+            var result = await lane.AppendAsync(output.Record, ct);
+
+            // AlreadyBuffered (re-read after a restart, held by the lane) counts as accepted.
             if (result.Status == AppendStatus.Blocked)
             {
-                if (i > 0)
-                {
-                    _partiallyTaken[pos] = i;
-                }
-
+                _partiallyTaken[pos] = (pending.Outputs, i);
                 PauseLane(consumer, lane, tp, r.Offset.Value);
                 return;
             }
@@ -216,6 +235,7 @@ public sealed class IngestService : BackgroundService
     {
         _next[tp] = offset + 1;
         _dirty.Add(tp);
+        _progressDirty.Add(tp);
         Interlocked.Increment(ref _ingested);
     }
 
@@ -299,6 +319,7 @@ public sealed class IngestService : BackgroundService
         }
 
         var resume = _buffer!.GetResumePoints();
+        var checkpoints = _buffer.GetSourceCheckpoints();
         var added = new List<TopicPartitionOffset>();
         foreach (var t in md.Topics)
         {
@@ -317,10 +338,15 @@ public sealed class IngestService : BackgroundService
 
                 TopicPartitionOffset tpo;
                 string source;
-                if (resume.TryGetValue(new SourcePartition(tp.Topic, tp.Partition.Value), out var r))
+                var sp = new SourcePartition(tp.Topic, tp.Partition.Value);
+                long? durable = resume.TryGetValue(sp, out var r) ? r : null;
+                var from = _processor.Restore(sp, durable, checkpoints.GetValueOrDefault(sp));
+                if (from is { } f)
                 {
-                    tpo = new TopicPartitionOffset(tp, r);
-                    source = "buffer";
+                    // Without steps this is the buffer's resume point; with a windowed step it may be earlier (the
+                    // first record of the oldest window open at the last checkpoint), see docs/pipeline.md.
+                    tpo = new TopicPartitionOffset(tp, f);
+                    source = durable == f ? "buffer" : "pipeline restore";
                 }
                 else
                 {
@@ -337,6 +363,84 @@ public sealed class IngestService : BackgroundService
         if (added.Count > 0)
         {
             consumer.IncrementalAssign(added);
+        }
+    }
+
+    private void ProduceDeadLetter(EdgeRecord record)
+    {
+        var topic = record.DestinationTopic!;
+        var message = new Message<byte[]?, byte[]?> { Key = record.Key, Value = record.Value, Timestamp = new Timestamp(record.TimestampMs, TimestampType.CreateTime) };
+        if (record.Headers.Count > 0)
+        {
+            message.Headers = [];
+            foreach (var h in record.Headers)
+            {
+                message.Headers.Add(h.Key, h.Value);
+            }
+        }
+
+        Interlocked.Increment(ref _deadLettersInFlight);
+        _deadLetterProducer!.Produce(topic, message, report =>
+        {
+            if (report.Error.IsError)
+            {
+                Volatile.Write(ref _deadLetterError, $"{report.Error.Code}: {report.Error.Reason}");
+                Log.DeadLetterFailed(_logger, topic, report.Error.Reason);
+            }
+
+            Interlocked.Decrement(ref _deadLettersInFlight);
+        });
+    }
+
+    /// <summary>
+    /// After a durable batch: waits for the batch's dead letters to be acknowledged by the edge cluster, then stores
+    /// the next offset (which also covers filtered and dead-lettered records) and the processor's checkpoint of every
+    /// partition that advanced. A partition with a record whose outputs are only partly appended keeps its older
+    /// progress (its checkpoint would claim outputs that are not durable yet).
+    /// </summary>
+    private async ValueTask StoreProgressAsync(CancellationToken ct)
+    {
+        if (!_processor.HasProgress || _progressDirty.Count == 0)
+        {
+            return;
+        }
+
+        if (_deadLetterProducer is not null && Volatile.Read(ref _deadLettersInFlight) > 0)
+        {
+            while (_deadLetterProducer.Flush(TimeSpan.FromMilliseconds(500)) > 0)
+            {
+                ct.ThrowIfCancellationRequested();
+            }
+        }
+
+        if (Volatile.Read(ref _deadLetterError) is { } error)
+        {
+            // Not acknowledged: stop before the dead-lettered offsets are marked consumed; they are processed again on restart.
+            throw new KafkaException(new Error(ErrorCode.Local_Fail, $"dead letter not delivered to the edge cluster: {error}"));
+        }
+
+        var blocked = _partiallyTaken.Keys.Select(p => new TopicPartition(p.Topic, p.Partition)).ToHashSet();
+        var next = new Dictionary<SourcePartition, long>();
+        var checkpoints = new Dictionary<SourcePartition, string>();
+        foreach (var tp in _progressDirty)
+        {
+            if (blocked.Contains(tp) || !_next.TryGetValue(tp, out var n))
+            {
+                continue;
+            }
+
+            var sp = new SourcePartition(tp.Topic, tp.Partition.Value);
+            next[sp] = n;
+            if (_processor.GetCheckpoint(sp) is { } checkpoint)
+            {
+                checkpoints[sp] = checkpoint;
+            }
+        }
+
+        _progressDirty.RemoveWhere(tp => !blocked.Contains(tp));
+        if (next.Count > 0)
+        {
+            await _buffer!.StoreSourceProgressAsync(next, checkpoints, ct);
         }
     }
 

@@ -58,7 +58,7 @@ public sealed class ForwarderConfigurationValidator : IValidateOptions<Forwarder
             yield return "Central:TransactionTimeoutMs: must be at least 1000";
         }
 
-        foreach (var (key, value) in new[] { ("Central:DestinationTemplate", c.Central.DestinationTemplate), ("Central:GapTopic", c.Central.GapTopic) })
+        foreach (var (key, value) in new[] { ("Central:DestinationTemplate", c.Central.DestinationTemplate), ("Central:GapTopic", c.Central.GapTopic), ("Edge:DeadLetterTopic", c.Edge.DeadLetterTopic) })
         {
             if (TopicTemplate.TryParse(value, out var err) is null)
             {
@@ -129,6 +129,22 @@ public sealed class ForwarderConfigurationValidator : IValidateOptions<Forwarder
             {
                 yield return $"{key}:Destination: {templateError}";
             }
+
+            if (r.LateDestination is not null && TopicTemplate.TryParse(r.LateDestination, out var lateError) is null)
+            {
+                yield return $"{key}:LateDestination: {lateError}";
+            }
+
+            if (!string.IsNullOrEmpty(r.LateLane) && !lanes.Contains(r.LateLane))
+            {
+                yield return $"{key}:LateLane: unknown lane '{r.LateLane}' (Buffer:Lanes has: {string.Join(", ", lanes)})";
+            }
+        }
+
+        // Steps (unknown type, bad regex, expression syntax, ...): the pipeline's own validator, naming the route and step.
+        foreach (var p in Ingest.PipelineProcessor.Problems(c))
+        {
+            yield return p;
         }
     }
 

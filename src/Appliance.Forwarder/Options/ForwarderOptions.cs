@@ -57,6 +57,14 @@ public sealed class EdgeOptions
     [Range(100, 3_600_000)]
     public int TopicRefreshIntervalMs { get; set; } = 10_000;
 
+    /// <summary>
+    /// Topic on the edge cluster receiving records a route's steps could not process (input unchanged plus
+    /// <c>x-dead-letter-*</c> headers); placeholders <c>{site}</c>, <c>{topic}</c> (the source topic), <c>{lane}</c>.
+    /// The default value is <c>{site}._dead-letters</c>.
+    /// </summary>
+    [Required]
+    public string DeadLetterTopic { get; set; } = "{site}._dead-letters";
+
     /// <summary>Any librdkafka consumer property, passed through (e.g. <c>security.protocol</c>). Values containing secrets are never logged.</summary>
     public Dictionary<string, string> Kafka { get; set; } = [];
 }
@@ -145,6 +153,18 @@ public sealed class RouteOptions
 
     /// <summary>Destination template (<c>{site}</c>, <c>{topic}</c>, <c>{lane}</c>), or <c>keep</c> for the edge topic name. The default value is null: <c>Central:DestinationTemplate</c>.</summary>
     public string? Destination { get; set; }
+
+    /// <summary>
+    /// Pre-processing steps, applied in order (the pipeline's step options: <c>Type</c> plus the step's settings,
+    /// see docs/pipeline.md). Validated at start-up. The default value is an empty list: records pass unchanged.
+    /// </summary>
+    public List<Appliance.Core.Pipeline.StepOptions> Steps { get; set; } = [];
+
+    /// <summary>The lane for records a <c>downsample</c> step marks as late. The default value is null: <see cref="Lane"/>.</summary>
+    public string? LateLane { get; set; }
+
+    /// <summary>Destination template for late records (same placeholders as <see cref="Destination"/>). The default value is null: the route's destination.</summary>
+    public string? LateDestination { get; set; }
 }
 
 /// <summary>Uplink connectivity and backoff. Configuration section <c>Uplink</c>.</summary>

@@ -65,6 +65,16 @@ public static class KafkaSettings
         return c;
     }
 
+    /// <summary>The producer of dead letters on the edge cluster: the admin settings plus idempotence and acks from all replicas.</summary>
+    public static ProducerConfig EdgeDeadLetterProducer(EdgeOptions edge)
+    {
+        var c = new ProducerConfig(EdgeAdmin(edge));
+        c.EnableIdempotence = true;
+        c.Acks = Acks.All;
+        c.LingerMs = 5;
+        return c;
+    }
+
     private static readonly HashSet<string> ConsumerOnly = new(StringComparer.Ordinal)
     {
         "fetch.queue.backoff.ms", "fetch.min.bytes", "fetch.max.bytes", "fetch.wait.max.ms", "queued.min.messages", "queued.max.messages.kbytes",

@@ -38,6 +38,31 @@ public sealed class ConfigErrorTests
         Assert.StartsWith("appliance-forwarder: invalid configuration", child.StderrLines[0], StringComparison.Ordinal);
     }
 
+    public static TheoryData<string, string, string> StepCases => new()
+    {
+        { "unknown step", "$.Routes[0].Steps[0].Type=aggregate", "Route 'critical' (Routes[0]): step 0 (aggregate): unknown step type 'aggregate'" },
+        { "expression syntax", "$.Routes[0].Steps[0].Expression=value.temp >> 3", "Route 'critical' (Routes[0]): step 0 (filter): expression syntax error" },
+        { "bad regex in expression", "$.Routes[0].Steps[0].Expression=value.name =~ \"[a-\"", "Route 'critical' (Routes[0]): step 0 (filter)" },
+        { "unknown late lane", "$.Routes[0].LateLane=fast", "Routes:0:LateLane: unknown lane 'fast'" },
+    };
+
+    [Theory]
+    [MemberData(nameof(StepCases))]
+    public async Task Start_InvalidPipelineStep_ExitsWithConfigCodeAndNamesRoute(string name, string change, string expected)
+    {
+        using var dir = new TempDirectory("fwd-config");
+        var config = ValidConfig(dir);
+        config["Routes"]![0]!["Steps"] = new JsonArray(new JsonObject { ["Type"] = "filter", ["Expression"] = "value.temp > 3" });
+        Apply(config, change);
+        var path = dir.Combine("forwarder.json");
+        await File.WriteAllTextAsync(path, config.ToJsonString());
+        await using var child = ChildProcess.StartDotnet(Dll, ["--config", path]);
+        var code = await child.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        var stderr = string.Join("\n", child.StderrLines);
+        Assert.True(code == 78, $"{name}: exit code {code}\n{stderr}\n{string.Join("\n", child.StdoutLines)}");
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Start_SeveralProblems_OneMessageListsEveryKey()
     {

@@ -106,6 +106,8 @@ internal sealed class InProcessForwarder : IAsyncDisposable
 
     public Exception? Fault => _host.Services.GetRequiredService<ForwarderHealth>().Fault;
 
+    public IServiceProvider Services => _host.Services;
+
     public async ValueTask DisposeAsync()
     {
         await _host.StopAsync(TimeSpan.FromSeconds(30));
