@@ -225,7 +225,7 @@ public sealed class IngestService : BackgroundService
                 return;
             }
 
-            _activity?.Ingested(lane.Name, (_outputs[i].Key?.Length ?? 0) + (_outputs[i].Value?.Length ?? 0));
+            _activity?.Ingested(lane.Name, (output.Record.Key?.Length ?? 0) + (output.Record.Value?.Length ?? 0));
         }
 
         MarkTaken(tp, r.Offset.Value);
