@@ -88,7 +88,13 @@ public sealed class ScenarioRunner
 
     private async Task<ScenarioResult> RunOneAsync(Scenario s, int seed, CancellationToken cancellationToken)
     {
-        var result = new ScenarioResult { Name = s.Name, Description = s.Description, Status = "error", Delivery = s.Delivery };
+        // On the librdkafka mock a transaction cut by a fault stays visible to read_committed readers, including its
+        // checkpoint, so an exactly-once forwarder may skip records that central never committed (a false loss;
+        // seen in outage-backlog when a blackhole hit CommitTransaction). Where aborts are possible and central is the
+        // mock, run the forwarder at-least-once: loss and order stay strict, copies are matched by provenance.
+        // Exactly-once under aborts is judged against real clusters only.
+        var delivery = s.Delivery == "ExactlyOnce" && s.AbortsPossible && !KafkaTestClusters.IsReal(KafkaClusterRole.Central) ? "AtLeastOnce" : s.Delivery;
+        var result = new ScenarioResult { Name = s.Name, Description = s.Description, Status = "error", Delivery = delivery };
         var sw = Stopwatch.StartNew();
         if (MissingRequirement(s) is { } missing)
         {
@@ -118,7 +124,7 @@ public sealed class ScenarioRunner
             Site = site,
             Lanes = lanes,
             Partitions = s.Partitions,
-            Delivery = s.Delivery,
+            Delivery = delivery,
             LoopDiskMiB = s.LoopDiskMiB,
             BufferBudgetBytes = budget,
             RunDirectory = dir,
@@ -131,7 +137,7 @@ public sealed class ScenarioRunner
         {
             env = await ChaosEnvironment.StartAsync(settings, s.Needs.HasFlag(Needs.Nftables), cancellationToken);
             result.Clusters = $"edge={(env.Edge.SupportsFaultInjection ? "mock" : "real")} central={(env.Central.SupportsFaultInjection ? "mock" : "real")}";
-            var check = s.Delivery == "AtLeastOnce" ? DuplicateCheck.ProvenanceDedup
+            var check = delivery == "AtLeastOnce" ? DuplicateCheck.ProvenanceDedup
                 : env.Central.SupportsFaultInjection && s.AbortsPossible ? DuplicateCheck.NotCheckableOnMock
                 : DuplicateCheck.Strict;
             var verifier = new DeliveryVerifier(check);
