@@ -123,8 +123,9 @@ ssh-keygen -q -t ed25519 -N '' -C vm-test -f "$work/admin_key"
 if [[ -n ${VMTEST_LANES_FILE:-} ]]; then
   cp "$VMTEST_LANES_FILE" "$work/lanes.json"
 else
-  # Assumed forwarder lane schema (docs/image.md, "Forwarder contract"); override with VMTEST_LANES_FILE.
-  printf '[\n  { "Name": "critical", "Topics": [ "%s" ], "Weight": 8, "Policy": "block" }\n]\n' "$EDGE_TOPIC" >"$work/lanes.json"
+  # provision-site.sh --lanes shape: forwarder Buffer:Lanes and Routes (docs/forwarder.md); override with VMTEST_LANES_FILE.
+  printf '{\n  "Lanes": [ { "Name": "critical", "FullPolicy": "Block", "Weight": 8, "QuotaBytes": 67108864 } ],\n  "Routes": [ { "Topics": [ "%s" ], "Lane": "critical" } ]\n}\n' \
+    "$EDGE_TOPIC" >"$work/lanes.json"
 fi
 "$IMAGE_DIR/provision-site.sh" --image "$work/disk.raw" --site-id "$SITE_ID" \
   --central-bootstrap "10.0.2.2:$CENTRAL_PORT" --lanes "$work/lanes.json" \
