@@ -27,10 +27,16 @@ echo "== tests (Category=Unit|Integration)"
 dotnet test Appliance.sln -c Release --no-build --nologo --filter "Category=Unit|Category=Integration" \
   --logger "trx" --results-directory "$results" 2>&1 | tee "$results/out.txt" || status=$?
 
+# Image gates: shellcheck, packer fmt/validate, nftables syntax, systemd unit exposure (installs its own tools).
+echo "== image lint"
+lint=0
+bash image/lint.sh || lint=$?
+
 # Sum the per-assembly summaries into one closing line.
 passed=$(grep -Eo 'Passed: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
 failed=$(grep -Eo 'Failed: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
 skipped=$(grep -Eo 'Skipped: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
+if [ "$lint" -ne 0 ]; then failed=$((failed + 1)); status=$lint; else passed=$((passed + 1)); fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -117,6 +117,8 @@ public sealed class LaneReader : IDisposable
         // nothing evicted since it was read).
         if (batch.Epoch != _epoch || batch.StartAddress != _lane.BeginAddress)
         {
+            // Stale (evicted or expired meanwhile): later reads must start again at the oldest undelivered entry.
+            Rewind();
             _lane.DeliveryGate.Release();
             return null;
         }

@@ -189,7 +189,7 @@ public sealed class UplinkOptions
 public sealed class ForwarderConfiguration
 {
     /// <summary>Site identity (<c>Site</c>).</summary>
-    public Appliance.Core.Options.SiteOptions Site { get; set; } = new();
+    public Appliance.Core.Identity.SiteOptions Site { get; set; } = new();
 
     /// <summary>The durable buffer (<c>Buffer</c>).</summary>
     public Appliance.Buffer.BufferOptions Buffer { get; set; } = new();

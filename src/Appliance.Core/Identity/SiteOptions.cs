@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Appliance.Core.Options;
+namespace Appliance.Core.Identity;
 
 /// <summary>
 /// Identity of the site the appliance runs at. Configuration section <c>Site</c>; on the box it comes from
