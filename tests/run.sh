@@ -5,9 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use (kcat: a Kafka client that is not in-process librdkafka).
+# Debian packages the tests use: kcat (a Kafka client that is not in-process librdkafka), prometheus (promtool
+# checks a real metrics scrape), chromium (the status page test drives it headless), nftables (chaos partitions).
 need=()
-for pkg in kcat; do
+for pkg in kcat prometheus chromium nftables; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -32,11 +33,18 @@ echo "== image lint"
 lint=0
 bash image/lint.sh || lint=$?
 
+# Chaos smoke: the forwarder as a real process under partitions, kills, restarts and a disk-full episode; fails on
+# any loss, duplicate or reordering (about 5 minutes). The full run has its own command (docs/chaos.md).
+echo "== chaos smoke"
+chaos=0
+dotnet run -c Release --no-build --project chaos/Appliance.Chaos -- run --smoke || chaos=$?
+
 # Sum the per-assembly summaries into one closing line.
 passed=$(grep -Eo 'Passed: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
 failed=$(grep -Eo 'Failed: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
 skipped=$(grep -Eo 'Skipped: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
 if [ "$lint" -ne 0 ]; then failed=$((failed + 1)); status=$lint; else passed=$((passed + 1)); fi
+if [ "$chaos" -ne 0 ]; then failed=$((failed + 1)); status=$chaos; else passed=$((passed + 1)); fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

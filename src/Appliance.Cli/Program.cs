@@ -1,2 +1,9 @@
-// appliancectl is built in the operations-surface work.
-return 0;
+using Appliance.Cli;
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancel.Cancel();
+};
+return await ApplianceCtl.RunAsync(args, Console.Out, Console.Error, ct: cancel.Token);

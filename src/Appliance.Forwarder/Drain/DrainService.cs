@@ -3,6 +3,7 @@ using System.Threading.RateLimiting;
 using Appliance.Buffer;
 using Appliance.Core.Records;
 using Appliance.Forwarder.Hosting;
+using Appliance.Forwarder.Operations;
 using Appliance.Forwarder.Options;
 using Appliance.Forwarder.Uplink;
 using Confluent.Kafka;
@@ -40,6 +41,7 @@ public sealed class DrainService : BackgroundService
     private long _delivered;
     private long _gapsDelivered;
     private long _skipped;
+    private readonly ForwarderActivity? _activity;
     private long _produceTicks;
     private long _commitTicks;
     private long _transactions;
@@ -50,8 +52,9 @@ public sealed class DrainService : BackgroundService
          TimeSpan.FromTicks((long)(Interlocked.Read(ref _commitTicks) * (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)));
 
     /// <summary>Creates the drain.</summary>
-    public DrainService(BufferHost bufferHost, IOptions<ForwarderConfiguration> config, UplinkMonitor uplink, ForwarderHealth health, TimeProvider time, ILogger<DrainService> logger)
+    public DrainService(BufferHost bufferHost, IOptions<ForwarderConfiguration> config, UplinkMonitor uplink, ForwarderHealth health, TimeProvider time, ILogger<DrainService> logger, ForwarderActivity? activity = null)
     {
+        _activity = activity;
         ArgumentNullException.ThrowIfNull(config);
         _bufferHost = bufferHost;
         _config = config.Value;
@@ -169,7 +172,10 @@ public sealed class DrainService : BackgroundService
             for (var i = 0; i < lanes.Count; i++)
             {
                 // Committed log bytes past the read address: an upper bound of what the lane can send now.
-                available[i] = HasData(i, lanes[i]) ? Math.Max(1, lanes[i].CommittedUntilAddress - lanes[i].Reader.ReadAddress) : 0;
+                // An operator-paused lane takes no turn (and builds no credit) until it is resumed.
+                available[i] = _activity?.IsPaused(lanes[i].Name) != true && HasData(i, lanes[i])
+                    ? Math.Max(1, lanes[i].CommittedUntilAddress - lanes[i].Reader.ReadAddress)
+                    : 0;
             }
 
             var plan = scheduler.Plan(available, _config.Central.MaxTransactionBytes);
@@ -217,6 +223,7 @@ public sealed class DrainService : BackgroundService
             }
 
             Interlocked.Add(ref _delivered, records);
+            _activity?.Committed(leases.Select(l => l.Batch));
             Log.TransactionCommitted(_logger, records, bytes, string.Join(",", leases.Select(l => l.Batch.Lane.Name)));
         }
         finally
@@ -313,6 +320,7 @@ public sealed class DrainService : BackgroundService
         }
         catch (Exception) when (exactlyOnce)
         {
+            _activity?.Aborted();
             TryAbort(producer);
             throw;
         }
@@ -381,7 +389,7 @@ public sealed class DrainService : BackgroundService
 
     private async ValueTask WaitForDataAsync(DurableBuffer buffer, CancellationToken ct)
     {
-        if (buffer.Lanes.Where((l, i) => HasData(i, l)).Any())
+        if (buffer.Lanes.Where((l, i) => _activity?.IsPaused(l.Name) != true && HasData(i, l)).Any())
         {
             return;
         }

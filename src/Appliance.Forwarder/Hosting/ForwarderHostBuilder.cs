@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Appliance.Forwarder.Drain;
 using Appliance.Forwarder.Ingest;
+using Appliance.Forwarder.Operations;
 using Appliance.Forwarder.Options;
 using Appliance.Forwarder.Uplink;
 using Microsoft.Extensions.Configuration;
@@ -176,6 +177,8 @@ public static class ForwarderHostBuilder
         builder.Services.AddSingleton(sp => new UplinkMonitor(
             sp.GetRequiredService<IOptions<ForwarderConfiguration>>().Value.Uplink, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<UplinkMonitor>>()));
         builder.Services.AddSingleton<ForwarderHealth>();
+        // The operations listeners start before the data path (health answers "not ready" during buffer recovery) and stop after it.
+        builder.Services.AddForwarderOperations(builder.Configuration);
         // Order matters: the buffer opens first and closes last (hosted services stop in reverse order).
         builder.Services.AddSingleton<BufferHost>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BufferHost>());

@@ -1,6 +1,7 @@
 using Appliance.Buffer;
 using Appliance.Core.Records;
 using Appliance.Forwarder.Hosting;
+using Appliance.Forwarder.Operations;
 using Appliance.Forwarder.Options;
 using Confluent.Kafka;
 using Microsoft.Extensions.Hosting;
@@ -38,8 +39,9 @@ public sealed class IngestService : BackgroundService
     private DurableBuffer? _buffer;
 
     /// <summary>Creates the ingest.</summary>
-    public IngestService(BufferHost bufferHost, RouteTable routes, IRecordProcessor processor, IOptions<ForwarderConfiguration> config, ForwarderHealth health, TimeProvider time, ILogger<IngestService> logger)
+    public IngestService(BufferHost bufferHost, RouteTable routes, IRecordProcessor processor, IOptions<ForwarderConfiguration> config, ForwarderHealth health, TimeProvider time, ILogger<IngestService> logger, ForwarderActivity? activity = null)
     {
+        _activity = activity;
         ArgumentNullException.ThrowIfNull(config);
         _bufferHost = bufferHost;
         _routes = routes;
@@ -54,6 +56,7 @@ public sealed class IngestService : BackgroundService
     public long RecordsIngested => Interlocked.Read(ref _ingested);
 
     private long _ingested;
+    private readonly ForwarderActivity? _activity;
 
     /// <inheritdoc />
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(async () =>
@@ -78,7 +81,11 @@ public sealed class IngestService : BackgroundService
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
             .SetKeyDeserializer(Deserializers.ByteArray)
             .SetValueDeserializer(Deserializers.ByteArray)
-            .SetErrorHandler((_, e) => Log.EdgeError(_logger, e.Reason, e.Code.ToString()))
+            .SetErrorHandler((_, e) =>
+            {
+                _activity?.EdgeError(e.Code == ErrorCode.Local_AllBrokersDown);
+                Log.EdgeError(_logger, e.Reason, e.Code.ToString());
+            })
             .SetLogHandler((_, m) => Log.Client(_logger, m))
             .Build();
         using var admin = new AdminClientBuilder(KafkaSettings.EdgeAdmin(_config.Edge)).SetLogHandler((_, m) => Log.Client(_logger, m)).Build();
@@ -198,6 +205,8 @@ public sealed class IngestService : BackgroundService
                 PauseLane(consumer, lane, tp, r.Offset.Value);
                 return;
             }
+
+            _activity?.Ingested(lane.Name, (_outputs[i].Key?.Length ?? 0) + (_outputs[i].Value?.Length ?? 0));
         }
 
         MarkTaken(tp, r.Offset.Value);

@@ -39,7 +39,10 @@ public sealed class UplinkMonitor
     public const string SessionPipelineName = "central-session";
 
     private readonly ILogger _logger;
+    private readonly CircuitBreakerStateProvider _breakerState = new();
+    private readonly CircuitBreakerManualControl _breakerControl = new();
     private int _state;
+    private int _skipNextDelay;
 
     /// <summary>Creates the monitor and its pipelines.</summary>
     public UplinkMonitor(UplinkOptions options, TimeProvider time, ILogger<UplinkMonitor> logger)
@@ -54,6 +57,8 @@ public sealed class UplinkMonitor
                 SamplingDuration = TimeSpan.FromMilliseconds(options.SamplingDurationMs),
                 BreakDuration = TimeSpan.FromMilliseconds(options.BreakDurationMs),
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(IsUplinkFailure),
+                StateProvider = _breakerState,
+                ManualControl = _breakerControl,
                 OnOpened = _ => { Transition(ConnectivityState.Offline); return ValueTask.CompletedTask; },
                 OnHalfOpened = _ => { Transition(ConnectivityState.Degraded); return ValueTask.CompletedTask; },
                 OnClosed = _ => { Transition(ConnectivityState.Online); return ValueTask.CompletedTask; },
@@ -67,6 +72,8 @@ public sealed class UplinkMonitor
                 UseJitter = true,
                 Delay = TimeSpan.FromMilliseconds(options.BackoffBaseMs),
                 MaxDelay = TimeSpan.FromMilliseconds(options.BackoffMaxMs),
+                // Operator "drain now": the next attempt starts at once (null keeps the computed backoff).
+                DelayGenerator = _ => ValueTask.FromResult<TimeSpan?>(Interlocked.Exchange(ref _skipNextDelay, 0) == 1 ? TimeSpan.Zero : null),
                 ShouldHandle = new PredicateBuilder().Handle<Exception>(IsUplinkFailure),
             })
             .Build();
@@ -83,6 +90,16 @@ public sealed class UplinkMonitor
 
     /// <summary>Reconnect pipeline: retries a drain session with exponential backoff and jitter.</summary>
     public ResiliencePipeline Session { get; }
+
+    /// <summary>State of the circuit breaker around calls to central.</summary>
+    public CircuitState CircuitState => _breakerState.CircuitState;
+
+    /// <summary>Operator "drain now": closes the circuit breaker and lets the next reconnect attempt start without backoff.</summary>
+    public async Task TryNowAsync(CancellationToken cancellationToken = default)
+    {
+        Interlocked.Exchange(ref _skipNextDelay, 1);
+        await _breakerControl.CloseAsync(cancellationToken);
+    }
 
     /// <summary>A call to central succeeded.</summary>
     public void ReportSuccess() => Transition(ConnectivityState.Online);

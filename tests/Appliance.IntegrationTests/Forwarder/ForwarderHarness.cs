@@ -74,6 +74,8 @@ internal static class TestConfig
             },
             ["Routes"] = routes,
             ["Uplink"] = new JsonObject { ["BackoffBaseMs"] = 100, ["BackoffMaxMs"] = 1000, ["ProbeTimeoutMs"] = 2000, ["BreakDurationMs"] = 1000 },
+            // Operations surface on free loopback ports and a per-test socket, so harnesses can run side by side.
+            ["Operations"] = new JsonObject { ["MetricsAddress"] = "127.0.0.1", ["MetricsPort"] = 0, ["StatusAddress"] = "127.0.0.1", ["StatusPort"] = 0, ["AdminSocket"] = dir.Combine("admin.sock") },
         };
         customize?.Invoke(root);
         var path = dir.Combine("forwarder.json");

@@ -1,0 +1,78 @@
+using System.Security.Cryptography;
+using Appliance.Buffer;
+using Appliance.Core.Records;
+
+namespace Appliance.Cli.Tests;
+
+[Trait("Category", "Integration")]
+public sealed class BufferInspectTests
+{
+    [Fact]
+    public async Task BufferInspect_RealBuffer_ReportsLanesAndModifiesNothing()
+    {
+        using var dir = new Appliance.TestKit.TempDirectory("inspect");
+        var options = new BufferOptions
+        {
+            DataDirectory = dir.Path,
+            Lanes = [new LaneOptions { Name = "critical", QuotaBytes = 16L << 20 }, new LaneOptions { Name = "bulk", QuotaBytes = 16L << 20 }],
+            TotalBudgetBytes = 64L << 20,
+            CommitIntervalMs = 2,
+            SegmentSizeBits = 20,
+            PageSizeBits = 16,
+            MemorySizeBits = 18,
+        };
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                await buffer.Lane(i % 4 == 0 ? "critical" : "bulk").AppendAsync(new EdgeRecord(new SourcePosition("pos.sales", 0, i), 1_700_000_000_000 + i, null, new byte[500], null));
+            }
+
+            await buffer.CommitNowAsync();
+        }
+
+        var before = Snapshot(dir.Path);
+        var (exit, output, _) = await CliRunner.RunAsync("buffer", "inspect", "--dir", dir.Path);
+        Assert.Equal(before, Snapshot(dir.Path));
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.Contains("Format            appliance-buffer version 1", output, StringComparison.Ordinal);
+        Assert.Contains("Incarnation       ", output, StringComparison.Ordinal);
+        Assert.Matches("(?m)^critical +[1-9]", output);
+        Assert.Matches("(?m)^bulk +[1-9]", output);
+        Assert.Contains("Read from files only", output, StringComparison.Ordinal);
+        Assert.Contains("appliancectl lanes", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BufferInspect_NotABuffer_Fails()
+    {
+        using var dir = new Appliance.TestKit.TempDirectory("inspect");
+        var (exit, output, _) = await CliRunner.RunAsync("buffer", "inspect", "--dir", dir.Path);
+        Assert.Equal(ExitCodes.Failure, exit);
+        Assert.Contains("buffer.json       missing", output, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path));
+    }
+
+    [Fact]
+    public async Task BufferInspect_NoDirectory_FailsWithoutCreatingIt()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "absent-" + Guid.NewGuid().ToString("N")[..8]);
+        var (exit, output, _) = await CliRunner.RunAsync("buffer", "inspect", "--dir", path);
+        Assert.Equal(ExitCodes.Failure, exit);
+        Assert.Contains("no such directory", output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(path));
+    }
+
+    private static string Snapshot(string root)
+    {
+        var lines = Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Select(p =>
+        {
+            var info = new FileInfo(p);
+            return Directory.Exists(p)
+                ? $"{p} dir {Directory.GetLastWriteTimeUtc(p):O}"
+                : $"{p} {info.Length} {info.LastWriteTimeUtc:O} {Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(p)))}";
+        });
+        return string.Join("\n", lines);
+    }
+}
