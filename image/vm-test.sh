@@ -281,6 +281,13 @@ except (socket.timeout, ConnectionError, OSError):
       else
         pass "forwarder active (Type=notify READY), after the boot settled ($((SECONDS - boot_start)) s after QEMU start)"
       fi
+      wd=$(ssh_admin systemctl show -p WatchdogUSec --value appliance-forwarder.service)
+      code=$(in_ns curl -s -o /dev/null -m 20 -w '%{http_code}' "http://127.0.0.1:$STATUS_PORT/" || true)
+      if [[ $code == 200 ]]; then
+        pass "status page answers through hostfwd (HTTP $code on :$STATUS_PORT), unit watchdog ${wd:-none}"
+      else
+        fail "status page on :$STATUS_PORT: HTTP ${code:-none} (unit watchdog ${wd:-none})"
+      fi
       log "produce $N1 records to edge topic $EDGE_TOPIC"
       if edge_produce "$run_id-a" "$N1"; then
         seq 1 "$N1" | sed "s/.*/$run_id-a-&/" | sort >"$work/expected"
