@@ -82,8 +82,29 @@ fi
 [[ $central_proto =~ ^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$ ]] || die "--central-security-protocol: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
 [[ $central_proto != SASL_* || -n $sasl_user ]] || die "$central_proto needs --sasl-user and --sasl-password-file"
 [[ -z $central_ca ]] || openssl x509 -noout -in "$central_ca" 2>/dev/null || die "--central-ca-file is not a PEM certificate"
-[[ -z $lanes ]] || /usr/bin/python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); sys.exit(0 if isinstance(v,(list,dict)) else 1)' "$lanes" 2>/dev/null ||
-  die "--lanes $lanes is not a JSON array or object"
+# --lanes: {"Lanes": [forwarder Buffer:Lanes entries], "Routes": [forwarder Routes entries]} (docs/forwarder.md).
+# The shape is checked here; the forwarder validates the values at start (exit 78 naming the keys).
+if [[ -n $lanes ]]; then
+  lanes_err=$(/usr/bin/python3 - "$lanes" 2>&1 <<'PY'
+import json, sys
+try:
+    v = json.load(open(sys.argv[1]))
+except (OSError, ValueError) as e:
+    sys.exit(f"not readable JSON ({e})")
+if not isinstance(v, dict) or set(v) - {"Lanes", "Routes"}:
+    sys.exit('must be an object with only the keys "Lanes" and "Routes"')
+lanes, routes = v.get("Lanes"), v.get("Routes")
+if not isinstance(lanes, list) or not lanes or not all(isinstance(l, dict) and isinstance(l.get("Name"), str) for l in lanes):
+    sys.exit('"Lanes" must be a non-empty array of objects with a "Name"')
+names = {l["Name"] for l in lanes}
+if not isinstance(routes, list) or not routes:
+    sys.exit('"Routes" must be a non-empty array')
+for i, r in enumerate(routes):
+    if not isinstance(r, dict) or not isinstance(r.get("Topics"), list) or not r["Topics"] or r.get("Lane") not in names:
+        sys.exit(f'"Routes"[{i}] needs a non-empty "Topics" array and a "Lane" out of {sorted(names)}')
+PY
+  ) || die "--lanes $lanes: $lanes_err"
+fi
 if [[ -n $ssh_keys ]]; then
   [[ -s $ssh_keys ]] || die "--ssh-authorized-keys $ssh_keys is empty"
   while IFS= read -r key; do
@@ -133,18 +154,26 @@ trap 'rm -rf "$tmp"' EXIT
   "$([[ -n $central_ca ]] && echo /data/site/central-ca.pem)" "$lanes" <<'PY'
 import json, sys
 out, site, bootstrap, proto, mech, user, pwfile, ca, lanes = sys.argv[1:10]
-central = {"BootstrapServers": bootstrap, "SecurityProtocol": proto}
+# Forwarder configuration schema (docs/forwarder.md): top-level sections, layered over /etc/appliance/forwarder.json.
+kafka = {"security.protocol": proto.lower()}
 if user:
     with open(pwfile) as f:
-        central["Sasl"] = {"Mechanism": mech, "Username": user, "Password": f.read().rstrip("\n")}
+        kafka.update({"sasl.mechanism": mech, "sasl.username": user, "sasl.password": f.read().rstrip("\n")})
 if ca:
-    central["SslCaLocation"] = ca
-fwd = {"Site": {"Id": site}, "Central": central}
+    kafka["ssl.ca.location"] = ca
 if lanes:
     with open(lanes) as f:
-        fwd["Lanes"] = json.load(f)
+        spec = json.load(f)
+else:
+    # Default: one lossless lane for every edge topic that is not internal (internal names start with "_").
+    spec = {"Lanes": [{"Name": "default", "FullPolicy": "Block"}],
+            "Routes": [{"Topics": ["^[A-Za-z0-9][A-Za-z0-9._-]*"], "Lane": "default"}]}
+cfg = {"Site": {"Id": site},
+       "Central": {"BootstrapServers": bootstrap, "Kafka": kafka},
+       "Buffer": {"Lanes": spec["Lanes"]},
+       "Routes": spec["Routes"]}
 with open(out, "w") as f:
-    json.dump({"Forwarder": fwd}, f, indent=2)
+    json.dump(cfg, f, indent=2)
     f.write("\n")
 PY
 {

@@ -9,7 +9,7 @@ flavour=${APPLIANCE_FLAVOUR:?}
 
 # appliance/ overlay: configuration files, helper scripts, units.
 cp -a "$APPLIANCE_DIR/rootfs/." "$R/"
-install -d -m 0755 "$R/etc/appliance/nft.d" "$R/data" "$R/boot/efi" "$R/opt/appliance" "$R/usr/share/doc/appliance"
+install -d -m 0755 "$R/etc/appliance/nft.d" "$R/etc/rauc" "$R/data" "$R/boot/efi" "$R/opt/appliance" "$R/usr/share/doc/appliance"
 install -m 0644 "$APPLIANCE_DIR"/systemd/*.service "$R/etc/systemd/system/"
 cp "$REPO_DIR/docs/image.md" "$R/usr/share/doc/appliance/image.md"
 install -d -m 0755 "$R/etc/kafka"

@@ -123,8 +123,9 @@ ssh-keygen -q -t ed25519 -N '' -C vm-test -f "$work/admin_key"
 if [[ -n ${VMTEST_LANES_FILE:-} ]]; then
   cp "$VMTEST_LANES_FILE" "$work/lanes.json"
 else
-  # Assumed forwarder lane schema (docs/image.md, "Forwarder contract"); override with VMTEST_LANES_FILE.
-  printf '[\n  { "Name": "critical", "Topics": [ "%s" ], "Weight": 8, "Policy": "block" }\n]\n' "$EDGE_TOPIC" >"$work/lanes.json"
+  # provision-site.sh --lanes shape: forwarder Buffer:Lanes and Routes (docs/forwarder.md); override with VMTEST_LANES_FILE.
+  printf '{\n  "Lanes": [ { "Name": "critical", "FullPolicy": "Block", "Weight": 8, "QuotaBytes": 67108864 } ],\n  "Routes": [ { "Topics": [ "%s" ], "Lane": "critical" } ]\n}\n' \
+    "$EDGE_TOPIC" >"$work/lanes.json"
 fi
 "$IMAGE_DIR/provision-site.sh" --image "$work/disk.raw" --site-id "$SITE_ID" \
   --central-bootstrap "10.0.2.2:$CENTRAL_PORT" --lanes "$work/lanes.json" \
@@ -280,6 +281,13 @@ except (socket.timeout, ConnectionError, OSError):
       else
         pass "forwarder active (Type=notify READY), after the boot settled ($((SECONDS - boot_start)) s after QEMU start)"
       fi
+      wd=$(ssh_admin systemctl show -p WatchdogUSec --value appliance-forwarder.service)
+      code=$(in_ns curl -s -o /dev/null -m 20 -w '%{http_code}' "http://127.0.0.1:$STATUS_PORT/" || true)
+      if [[ $code == 200 ]]; then
+        pass "status page answers through hostfwd (HTTP $code on :$STATUS_PORT), unit watchdog ${wd:-none}"
+      else
+        fail "status page on :$STATUS_PORT: HTTP ${code:-none} (unit watchdog ${wd:-none})"
+      fi
       log "produce $N1 records to edge topic $EDGE_TOPIC"
       if edge_produce "$run_id-a" "$N1"; then
         seq 1 "$N1" | sed "s/.*/$run_id-a-&/" | sort >"$work/expected"
@@ -308,6 +316,16 @@ if [[ $smoke == no && $platform_only == no && $failures -eq 0 ]]; then
       pass "forwarder took the $N2 records while central was down"
     else
       fail "forwarder did not commit the edge records while central was down"
+    fi
+    # Watchdog: with WatchdogSec=30s the forwarder must keep pinging (also with central down) and not be restarted.
+    fwd_age() { ssh_admin 'echo $(( $(cut -d. -f1 /proc/uptime) - $(systemctl show -p ActiveEnterTimestampMonotonic --value appliance-forwarder.service) / 1000000 ))'; }
+    fwd_old_enough() { (($(fwd_age) >= 45)); }
+    wait_for 90 "forwarder active for 45 s" fwd_old_enough || true
+    restarts=$(ssh_admin systemctl show -p NRestarts --value appliance-forwarder.service || true)
+    if ssh_admin systemctl is-active --quiet appliance-forwarder.service && fwd_old_enough && [[ $restarts == 0 ]]; then
+      pass "watchdog: forwarder active for $(fwd_age) s (> WatchdogSec=30s), NRestarts=0, central down at the check"
+    else
+      fail "watchdog: forwarder $(ssh_admin systemctl is-active appliance-forwarder.service) for $(fwd_age) s, NRestarts=${restarts:-?}"
     fi
     log "clean power-off (ACPI)"
     monitor system_powerdown
