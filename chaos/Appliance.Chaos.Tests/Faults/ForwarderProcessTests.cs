@@ -37,9 +37,16 @@ public sealed class ForwarderProcessTests
                 Assert.NotEqual(0, crash.ExitCode);
             }
 
+            // No restart after dispose: the restart delay is 1 s, so watch for longer than that (a bounded observation
+            // of something that must not happen, not a wait for something to happen).
             var starts = process.Starts;
-            await Task.Delay(1500);
-            Assert.Equal(starts, process.Starts);
+            var watch = Stopwatch.StartNew();
+            while (watch.Elapsed < TimeSpan.FromSeconds(1.5))
+            {
+                Assert.Equal(starts, process.Starts);
+                await Task.Delay(100);
+            }
+
             Assert.False(process.IsRunning);
             Assert.Empty(Directory.Exists(ChaosPaths.PidDirectory) ? Directory.GetFiles(ChaosPaths.PidDirectory) : []);
             Assert.Contains("restarting in 1 s", await File.ReadAllTextAsync(log), StringComparison.Ordinal);

@@ -70,11 +70,17 @@ public sealed class ForwarderProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the process (no-op when it runs).</summary>
-    public void Start()
+    public void Start() => StartCore(onlyIfSupervised: false);
+
+    // The restart after a crash must not race DisposeAsync/StopAsync: it re-checks supervision under the same lock
+    // that starts the process, so no process (and no pid file) appears after supervision ended.
+    private void RestartIfSupervised() => StartCore(onlyIfSupervised: true);
+
+    private void StartCore(bool onlyIfSupervised)
     {
         lock (_gate)
         {
-            if (_process is { HasExited: false })
+            if (_process is { HasExited: false } || (onlyIfSupervised && !_supervise))
             {
                 return;
             }
@@ -228,7 +234,7 @@ public sealed class ForwarderProcess : IAsyncDisposable
             return;
         }
 
-        Start();
+        RestartIfSupervised();
     }
 
     private void Line(string? line)
