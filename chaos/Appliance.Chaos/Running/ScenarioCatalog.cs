@@ -109,31 +109,11 @@ public static class ScenarioCatalog
                 }
             },
         },
-        new()
-        {
-            Name = "forwarder-sigterm",
-            Description = "The forwarder stopped gracefully (SIGTERM) and restarted 2 times, exactly-once mode.",
-            AbortsPossible = true,
-            Faults = async c =>
-            {
-                for (var i = 0; i < 2; i++)
-                {
-                    await c.WaitAsync(c.RandomSeconds(2, 3));
-                    await c.TerminateForwarderAsync();
-                }
-            },
-        },
-        new()
-        {
-            Name = "disk-full",
-            Description = "Buffer on a 64 MiB ext4 loop disk; central down while the disk is filled to 1 MiB free for 6 s; then freed.",
-            Needs = Needs.LoopDisk | Needs.MockFaults,
-            AbortsPossible = true,
-            LoopDiskMiB = 64,
-            BufferBudgetBytes = 48L << 20,
-            BulkQuotaBytes = 16L << 20,
-            Faults = c => c.DiskFullAsync(TimeSpan.FromSeconds(6), 1L << 20, cutCentral: true),
-        },
+        GracefulRestarts("forwarder-sigterm", "The forwarder stopped gracefully (SIGTERM) and restarted 2 times, exactly-once mode.", 2, 2, 3),
+        DiskFull(
+            "disk-full",
+            "Buffer on a 64 MiB ext4 loop disk; central down while the disk is filled to 1 MiB free for 6 s; then freed.",
+            c => c.DiskFullAsync(TimeSpan.FromSeconds(6), 1L << 20, cutCentral: true)),
         new()
         {
             Name = "policy-drop",
@@ -286,38 +266,18 @@ public static class ScenarioCatalog
                 }
             },
         },
-        new()
-        {
-            Name = "forwarder-sigterm",
-            Description = "8 graceful restarts (SIGTERM), exactly-once mode.",
-            AbortsPossible = true,
-            Faults = async c =>
-            {
-                for (var i = 0; i < 8; i++)
-                {
-                    await c.WaitAsync(c.RandomSeconds(3, 8));
-                    await c.TerminateForwarderAsync();
-                }
-            },
-        },
-        new()
-        {
-            Name = "disk-full-6",
-            Description = "6 disk-full episodes (64 MiB loop disk filled to 1 MiB free, central down, 5-15 s each).",
-            Needs = Needs.LoopDisk | Needs.MockFaults,
-            AbortsPossible = true,
-            LoopDiskMiB = 64,
-            BufferBudgetBytes = 48L << 20,
-            BulkQuotaBytes = 16L << 20,
-            Faults = async c =>
+        GracefulRestarts("forwarder-sigterm", "8 graceful restarts (SIGTERM), exactly-once mode.", 8, 3, 8),
+        DiskFull(
+            "disk-full-6",
+            "6 disk-full episodes (64 MiB loop disk filled to 1 MiB free, central down, 5-15 s each).",
+            async c =>
             {
                 for (var i = 0; i < 6; i++)
                 {
                     await c.DiskFullAsync(c.RandomSeconds(5, 15), 1L << 20, cutCentral: true);
                     await c.WaitAsync(c.RandomSeconds(5, 10));
                 }
-            },
-        },
+            }),
         new()
         {
             Name = "policy-drop",
@@ -368,4 +328,33 @@ public static class ScenarioCatalog
             },
         },
     ];
+
+    /// <summary>SIGTERM restarts of the forwarder, <paramref name="restarts"/> times, a random gap between them.</summary>
+    private static Scenario GracefulRestarts(string name, string description, int restarts, double minGapSeconds, double maxGapSeconds) => new()
+    {
+        Name = name,
+        Description = description,
+        AbortsPossible = true,
+        Faults = async c =>
+        {
+            for (var i = 0; i < restarts; i++)
+            {
+                await c.WaitAsync(c.RandomSeconds(minGapSeconds, maxGapSeconds));
+                await c.TerminateForwarderAsync();
+            }
+        },
+    };
+
+    /// <summary>The buffer on a 64 MiB loop disk (48 MiB budget, 16 MiB bulk quota) with the given disk-full faults.</summary>
+    private static Scenario DiskFull(string name, string description, Func<ScenarioContext, Task> faults) => new()
+    {
+        Name = name,
+        Description = description,
+        Needs = Needs.LoopDisk | Needs.MockFaults,
+        AbortsPossible = true,
+        LoopDiskMiB = 64,
+        BufferBudgetBytes = 48L << 20,
+        BulkQuotaBytes = 16L << 20,
+        Faults = faults,
+    };
 }
