@@ -55,5 +55,13 @@ if [ "$lint" -ne 0 ]; then failed=$((failed + 1)); status=$lint; else passed=$((
 if [ "$chaos" -ne 0 ]; then failed=$((failed + 1)); status=$chaos; else passed=$((passed + 1)); fi
 if [ "$vm" -ne 0 ]; then failed=$((failed + 1)); status=$vm; else passed=$((passed + 1)); fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+# Repeat the failing tests with their messages next to the closing line (the log above is long).
+if grep -qE '^\s+Failed [A-Za-z_]' "$results/out.txt"; then
+  echo "== failed tests"
+  grep -E -A6 '^\s+Failed [A-Za-z_]' "$results/out.txt" | grep -vE '^\s*(Stack Trace:|at )' | cut -c1-300 || true
+fi
+[ "$lint" -ne 0 ] && echo "== failed: image lint (exit $lint)"
+[ "$vm" -ne 0 ] && echo "== failed: image build or VM smoke (exit $vm)"
+[ "$chaos" -ne 0 ] && echo "== failed: chaos smoke (exit $chaos)"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

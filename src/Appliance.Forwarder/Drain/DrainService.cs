@@ -36,6 +36,7 @@ public sealed class DrainService : BackgroundService
     private readonly byte[] _siteBytes;
     private readonly TopicTemplate _defaultTemplate;
     private readonly string _gapTopic;
+    private readonly Dictionary<(string Topic, string Lane), string> _destinations = [];
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(5);
     private (long Read, long Committed)[] _emptyAt = [];
     private long _delivered;
@@ -240,13 +241,17 @@ public sealed class DrainService : BackgroundService
     private int Deliver(IProducer<byte[]?, byte[]?> producer, List<DeliveryLease> leases, bool exactlyOnce, string incarnation)
     {
         Error? failure = null;
-        void OnReport(DeliveryReport<byte[]?, byte[]?> r)
+        void Report(DeliveryReport<byte[]?, byte[]?> r)
         {
             if (r.Error.IsError)
             {
                 failure ??= r.Error;
             }
         }
+
+        // In a transaction a failed record makes the commit fail, so no per-record report is needed (and none is
+        // paid for: each one pins a handle). At-least-once learns of failures only from the reports.
+        Action<DeliveryReport<byte[]?, byte[]?>>? onReport = exactlyOnce ? null : Report;
 
         var timeout = TimeSpan.FromMilliseconds(_config.Central.TransactionTimeoutMs);
         var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
@@ -268,7 +273,7 @@ public sealed class DrainService : BackgroundService
                 {
                     if (entry.Record is { } rec)
                     {
-                        var topic = rec.DestinationTopic ?? _defaultTemplate.Render(_config.Site.Id, rec.Source.Topic, laneName);
+                        var topic = rec.DestinationTopic ?? DefaultDestination(rec.Source.Topic, laneName);
                         var msg = new Message<byte[]?, byte[]?>
                         {
                             Key = rec.Key,
@@ -276,13 +281,13 @@ public sealed class DrainService : BackgroundService
                             Headers = ProvenanceHeaders.Build(rec, _siteBytes, laneBytes),
                             Timestamp = new Timestamp(rec.TimestampMs, TimestampType.CreateTime),
                         };
-                        ProduceWithBackpressure(producer, topic, msg, OnReport);
+                        ProduceWithBackpressure(producer, topic, msg, onReport);
                         records++;
                     }
                     else if (entry.Gap is { } gap)
                     {
                         var msg = new Message<byte[]?, byte[]?> { Key = laneBytes, Value = GapMarkerFormat.ToJson(_config.Site.Id, gap) };
-                        ProduceWithBackpressure(producer, _gapTopic, msg, OnReport);
+                        ProduceWithBackpressure(producer, _gapTopic, msg, onReport);
                         Interlocked.Increment(ref _gapsDelivered);
                         Log.GapForwarded(_logger, gap.Lane, gap.Reason.ToLabel(), gap.Count, gap.Ranges.Count);
                     }
@@ -292,7 +297,7 @@ public sealed class DrainService : BackgroundService
                 {
                     var cp = new Checkpoint(_config.Site.Id, laneName, incarnation, batch.EndAddress, batch.StartAddress, batch.RecordCount, nowMs);
                     ProduceWithBackpressure(producer, _config.Central.CheckpointTopic,
-                        new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(Checkpoint.KeyOf(_config.Site.Id, laneName)), Value = cp.ToJson() }, OnReport);
+                        new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(Checkpoint.KeyOf(_config.Site.Id, laneName)), Value = cp.ToJson() }, onReport);
                 }
             }
 
@@ -326,7 +331,19 @@ public sealed class DrainService : BackgroundService
         }
     }
 
-    private static void ProduceWithBackpressure(IProducer<byte[]?, byte[]?> producer, string topic, Message<byte[]?, byte[]?> msg, Action<DeliveryReport<byte[]?, byte[]?>> onReport)
+    /// <summary>The default template rendered once per (source topic, lane), not per record.</summary>
+    private string DefaultDestination(string sourceTopic, string lane)
+    {
+        ref var topic = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_destinations, (sourceTopic, lane), out var exists);
+        if (!exists)
+        {
+            topic = _defaultTemplate.Render(_config.Site.Id, sourceTopic, lane);
+        }
+
+        return topic!;
+    }
+
+    private static void ProduceWithBackpressure(IProducer<byte[]?, byte[]?> producer, string topic, Message<byte[]?, byte[]?> msg, Action<DeliveryReport<byte[]?, byte[]?>>? onReport)
     {
         while (true)
         {

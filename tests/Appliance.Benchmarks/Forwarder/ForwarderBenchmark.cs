@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Appliance.Core.Records;
 using Appliance.Forwarder.Drain;
 using Appliance.Forwarder.Hosting;
 using Appliance.TestKit;
@@ -14,13 +15,13 @@ namespace Appliance.Benchmarks.Forwarder;
 /// <summary>
 /// Forwarder figures on two in-process mock clusters: steady-state throughput against a plain consume-produce bridge
 /// (same client, no buffer, no transactions) side by side, backlog drain rate, critical latency under a backlog, RSS
-/// with a backlog, restart-to-draining time. Args: [records100B] [records1KiB] [backlog].
+/// with a backlog, restart-to-draining time. Args: [records100B] [records1KiB] [backlog] (0 skips that part).
 /// </summary>
 internal sealed class ForwarderBenchmark : IBenchmark
 {
     public string Name => "forwarder";
 
-    public string Description => "forwarder vs plain bridge throughput (100 B, 1 KiB), backlog drain, critical latency, RSS, restart-to-draining";
+    public string Description => "forwarder vs plain bridge throughput (100 B, 1 KiB), backlog drain, critical latency, RSS, restart-to-draining [n100B=300000] [n1KiB=60000] [backlog=300000] (0 skips a part)";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
@@ -30,18 +31,24 @@ internal sealed class ForwarderBenchmark : IBenchmark
         using var edge = new MockKafkaCluster();
         using var central = new MockKafkaCluster();
         Console.WriteLine("## steady state: pre-loaded edge topic -> central, time from start to the last record acknowledged (exactly once for the forwarder)");
-        foreach (var (size, count) in new[] { (100, n100), (1024, n1k) })
+        Console.WriteLine("bridge: consume -> idempotent produce, no buffer; bridge+h: the same, adding the forwarder's six provenance headers (same output as the forwarder)");
+        foreach (var (size, count) in new[] { (100, n100), (1024, n1k) }.Where(c => c.Item2 > 0))
         {
             for (var run = 0; run < 2; run++)
             {
-                var bridge = await BridgeAsync(edge, central, size, count, cancellationToken);
+                var bridge = await BridgeAsync(edge, central, size, count, provenance: false, cancellationToken);
+                var bridgeH = await BridgeAsync(edge, central, size, count, provenance: true, cancellationToken);
                 var fwd = await ForwarderSteadyAsync(edge, central, size, count, cancellationToken);
-                Console.WriteLine($"value {size,5} B, {count} records, run {run + 1}: bridge {bridge,9:F0} rec/s | forwarder {fwd,9:F0} rec/s | ratio {fwd / bridge:F2}");
+                Console.WriteLine($"value {size,5} B, {count} records, run {run + 1}: bridge {bridge,9:F0} rec/s | bridge+h {bridgeH,9:F0} rec/s | forwarder {fwd,9:F0} rec/s | ratio to bridge {fwd / bridge:F2}, to bridge+h {fwd / bridgeH:F2}");
             }
         }
 
-        Console.WriteLine("## backlog: buffered during an outage, then drained; critical records at 200/s during the drain");
-        await BacklogAsync(edge, central, backlog, cancellationToken);
+        if (backlog > 0)
+        {
+            Console.WriteLine("## backlog: buffered during an outage, then drained; critical records at 200/s during the drain");
+            await BacklogAsync(edge, central, backlog, cancellationToken);
+        }
+
         return 0;
     }
 
@@ -77,7 +84,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         p.Flush(TimeSpan.FromMinutes(2));
     }
 
-    private static async Task<double> BridgeAsync(MockKafkaCluster edge, MockKafkaCluster central, int size, int count, CancellationToken ct)
+    private static async Task<double> BridgeAsync(MockKafkaCluster edge, MockKafkaCluster central, int size, int count, bool provenance, CancellationToken ct)
     {
         var partitions = PartitionsFor(size, count);
         var src = Topic("bridge-src");
@@ -89,8 +96,11 @@ internal sealed class ForwarderBenchmark : IBenchmark
         {
             var cc = KafkaTestHelpers.ConsumerConfig(edge.BootstrapServers, Topic("bridge"), IsolationLevel.ReadCommitted);
             var pc = KafkaTestHelpers.ProducerConfig(central.BootstrapServers);
+            var site = "bench"u8.ToArray();
+            var lane = "bulk"u8.ToArray();
             pc.CompressionType = CompressionType.None;
             pc.BatchSize = 1_000_000;
+            pc.DeliveryReportFields = "none";
             pc.QueueBufferingMaxMessages = 2_000_000;
             var sw = Stopwatch.StartNew();
             using var consumer = new ConsumerBuilder<byte[], byte[]>(cc).Build();
@@ -115,7 +125,10 @@ internal sealed class ForwarderBenchmark : IBenchmark
                 {
                     try
                     {
-                        producer.Produce(dst, new Message<byte[], byte[]> { Key = r.Message.Key, Value = r.Message.Value, Headers = r.Message.Headers }, d =>
+                        var headers = provenance
+                            ? ProvenanceHeaders.Build(new EdgeRecord(new SourcePosition(r.Topic, r.Partition.Value, r.Offset.Value), r.Message.Timestamp.UnixTimestampMs, r.Message.Key, r.Message.Value), site, lane)
+                            : r.Message.Headers;
+                        producer.Produce(dst, new Message<byte[], byte[]> { Key = r.Message.Key, Value = r.Message.Value, Headers = headers }, d =>
                         {
                             if (!d.Error.IsError)
                             {

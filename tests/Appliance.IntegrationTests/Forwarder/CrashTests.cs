@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Confluent.Kafka;
 using Appliance.TestKit;
 using Xunit.Abstractions;
 
@@ -26,6 +27,13 @@ public sealed class CrashTests
     [KafkaFact]
     [Trait("Category", "Slow")]
     public Task Forwarder_Killed24TimesWhileProducing_NoLossInOrder() => KillRepeatedlyAsync(24);
+
+    private static Dictionary<(string, int), long> EdgeEnds(IKafkaTestCluster edge, IEnumerable<TestLane> lanes, int partitions)
+    {
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(edge.ConsumerConfig(KafkaTestHelpers.UniqueName("ends"))).Build();
+        return lanes.SelectMany(l => Enumerable.Range(0, partitions).Select(p => new TopicPartition(l.EdgeTopic, p)))
+            .ToDictionary(tp => (tp.Topic, tp.Partition.Value), tp => consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value);
+    }
 
     private async Task KillRepeatedlyAsync(int kills)
     {
@@ -78,6 +86,7 @@ public sealed class CrashTests
         var random = new Random(12345);
         var sw = Stopwatch.StartNew();
         var killedWhileDelivering = 0;
+        var history = new List<string>();
         for (var k = 0; k < kills; k++)
         {
             await using var child = ChildProcess.StartDotnet(dll, ["--config", config]);
@@ -101,6 +110,8 @@ public sealed class CrashTests
             child.Kill();
 
             await child.WaitForExitAsync(TimeSpan.FromSeconds(10));
+            history.Add($"run {k}: killed at {sw.Elapsed.TotalSeconds:F1} s, central {before} -> {reader.Count}; "
+                + string.Join(" | ", child.StdoutLines.Where(l => l.Contains("Checkpoint of lane", StringComparison.Ordinal) || l.Contains("fail", StringComparison.OrdinalIgnoreCase))));
         }
 
         await stopLoad.CancelAsync();
@@ -111,7 +122,8 @@ public sealed class CrashTests
 
         await using (var final = ChildProcess.StartDotnet(dll, ["--config", config]))
         {
-            await reader.WaitForDistinctAsync(produced, TimeSpan.FromSeconds(120), () => final.OutputTail());
+            await reader.WaitForDistinctAsync(produced, TimeSpan.FromSeconds(120), () =>
+                $"{reader.DescribeMissing(EdgeEnds(edge, lanes, partitions))}\n{string.Join("\n", history)}\nfinal run: {final.OutputTail()}");
             await Task.Delay(2000);
             final.Terminate();
             Assert.Equal(0, await final.WaitForExitAsync(TimeSpan.FromSeconds(30)));

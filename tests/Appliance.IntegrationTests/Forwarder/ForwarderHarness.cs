@@ -166,6 +166,34 @@ internal sealed class CentralReader : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Source positions (edge topic, partition, offset) below <paramref name="edgeEnds"/> that central does not have,
+    /// as ranges: tells a lost transaction from a lost partition tail when a test fails.
+    /// </summary>
+    public string DescribeMissing(IReadOnlyDictionary<(string Topic, int Partition), long> edgeEnds)
+    {
+        var parts = new List<string>();
+        foreach (var ((topic, partition), end) in edgeEnds.OrderBy(e => e.Key))
+        {
+            long? from = null;
+            for (long o = 0; o <= end; o++)
+            {
+                var have = o == end || _seen.ContainsKey((topic, partition, o));
+                if (!have && from is null)
+                {
+                    from = o;
+                }
+                else if (have && from is { } f)
+                {
+                    parts.Add($"{topic}[{partition}] {f}..{o - 1} ({o - f})");
+                    from = null;
+                }
+            }
+        }
+
+        return parts.Count == 0 ? "nothing missing" : "missing at central: " + string.Join(", ", parts);
+    }
+
     private void Run(ConsumerConfig config, IReadOnlyList<(string Topic, int Partitions)> topics)
     {
         try
