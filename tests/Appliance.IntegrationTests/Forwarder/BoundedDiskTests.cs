@@ -96,7 +96,7 @@ public sealed class BoundedDiskTests
 
         var bulkDropped = (int)buffer.Lane("bulk").GetStats().DroppedRecords.Values.Sum();
         await reader.WaitForDistinctAsync(total - bulkDropped, TimeSpan.FromSeconds(60));
-        await Task.Delay(500);
+        await reader.WaitForEndAsync(TimeSpan.FromSeconds(60));
         var finalDropped = buffer.Lanes.ToDictionary(l => l.Name, l => l.GetStats().DroppedRecords.Values.Sum());
         Assert.Equal(0, finalDropped["critical"]);
         Assert.Equal(0, finalDropped["normal"]);

@@ -68,7 +68,7 @@ public sealed class CrashWindowTests
             await Task.Delay(50);
         }
 
-        await Task.Delay(500);
+        await reader.WaitForEndAsync(TimeSpan.FromSeconds(60));
         _output.WriteLine($"commits {commits}, injected failures {injected}, records skipped by checkpoint {forwarder.Drain.RecordsSkippedByCheckpoint}, read {reader.Count}, duplicates {reader.Duplicates}");
         Assert.True(injected >= 3, $"only {injected} failures were injected");
         Assert.True(forwarder.Drain.RecordsSkippedByCheckpoint > 0);

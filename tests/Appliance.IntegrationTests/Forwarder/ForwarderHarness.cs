@@ -128,13 +128,50 @@ internal sealed class CentralReader : IAsyncDisposable
     private readonly Task _loop;
     private readonly ConcurrentQueue<CentralRecord> _records = new();
     private readonly ConcurrentDictionary<(string, int, long), int> _seen = new();
+    private readonly ConcurrentDictionary<(string, int), long> _eofAt = new();
+    private readonly IKafkaTestCluster _central;
+    private readonly IReadOnlyList<(string Topic, int Partitions)> _topics;
     private int _duplicates;
 
     public CentralReader(IKafkaTestCluster central, IReadOnlyList<(string Topic, int Partitions)> topics)
     {
+        _central = central;
+        _topics = topics;
         var config = central.ConsumerConfig(KafkaTestHelpers.UniqueName("verify"));
         config.FetchWaitMaxMs = 20;
+        config.EnablePartitionEof = true;
         _loop = Task.Run(() => Run(config, topics));
+    }
+
+    /// <summary>
+    /// Waits until the reader has reached the end of every partition as it is now (call it once nothing writes any
+    /// more, e.g. after the forwarder exited): whatever central holds has then been read, extras included.
+    /// </summary>
+    public async Task WaitForEndAsync(TimeSpan timeout)
+    {
+        Dictionary<(string, int), long> ends;
+        using (var consumer = new ConsumerBuilder<Ignore, Ignore>(_central.ConsumerConfig(KafkaTestHelpers.UniqueName("ends"))).Build())
+        {
+            ends = _topics.SelectMany(t => Enumerable.Range(0, t.Partitions).Select(p => (t.Topic, p)))
+                .ToDictionary(tp => tp, tp => consumer.QueryWatermarkOffsets(new TopicPartition(tp.Topic, tp.p), TimeSpan.FromSeconds(10)).High.Value);
+        }
+
+        var sw = Stopwatch.StartNew();
+        while (ends.Any(e => !_eofAt.TryGetValue(e.Key, out var at) || at < e.Value))
+        {
+            if (Error is not null)
+            {
+                throw new InvalidOperationException("central reader failed", Error);
+            }
+
+            if (sw.Elapsed > timeout)
+            {
+                var behind = ends.Where(e => !_eofAt.TryGetValue(e.Key, out var at) || at < e.Value).Select(e => $"{e.Key.Item1}[{e.Key.Item2}] end {e.Value}");
+                throw new TimeoutException($"central reader did not reach the end of {string.Join(", ", behind)} within {timeout}");
+            }
+
+            await Task.Delay(20);
+        }
     }
 
     public int Count => _records.Count;
@@ -203,8 +240,14 @@ internal sealed class CentralReader : IAsyncDisposable
             while (!_stop.IsCancellationRequested)
             {
                 var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
-                if (r is null || r.IsPartitionEOF)
+                if (r is null)
                 {
+                    continue;
+                }
+
+                if (r.IsPartitionEOF)
+                {
+                    _eofAt[(r.Topic, r.Partition.Value)] = r.Offset.Value;
                     continue;
                 }
 
