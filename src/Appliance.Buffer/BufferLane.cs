@@ -357,7 +357,7 @@ public sealed class BufferLane : IDisposable
             if (changed)
             {
                 _version++;
-                _owner.NoteUncommitted();
+                _owner.NoteProgressUncommitted();
             }
         }
         finally

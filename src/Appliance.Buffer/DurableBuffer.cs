@@ -20,6 +20,11 @@ public sealed class DurableBuffer : IAsyncDisposable
     private readonly Dictionary<string, BufferLane> _byName;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+
+    // Resume points and source progress only move the restart position forward (replays below it are recognised),
+    // so they ride along with the next data commit instead of forcing one; alone they are committed after this delay.
+    private static readonly TimeSpan ProgressCommitDelay = TimeSpan.FromMilliseconds(200);
+    private int _progressDirty;
     private readonly Task _commitLoop;
     private readonly Task _maintenanceLoop;
     private int _dirty;
@@ -298,6 +303,9 @@ public sealed class DurableBuffer : IAsyncDisposable
         }
     }
 
+    /// <summary>Progress (resume points, source checkpoints) changed: commit it with the next commit, at the latest after <see cref="ProgressCommitDelay"/>.</summary>
+    internal void NoteProgressUncommitted() => Volatile.Write(ref _progressDirty, 1);
+
     internal void RequestCommit()
     {
         Volatile.Read(ref _forceCommit).TrySetResult();
@@ -353,9 +361,9 @@ public sealed class DurableBuffer : IAsyncDisposable
         {
             while (!ct.IsCancellationRequested)
             {
-                await _wake.WaitAsync(ct);
+                var woken = await _wake.WaitAsync(Volatile.Read(ref _progressDirty) != 0 ? ProgressCommitDelay : Timeout.InfiniteTimeSpan, ct);
                 var force = Volatile.Read(ref _forceCommit).Task;
-                if (!force.IsCompleted)
+                if (woken && !force.IsCompleted)
                 {
                     // Group commit window: gather appends for up to the interval, unless a commit is requested.
                     await Task.WhenAny(Task.Delay(interval, ct), force);
@@ -363,6 +371,7 @@ public sealed class DurableBuffer : IAsyncDisposable
 
                 Interlocked.Exchange(ref _forceCommit, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
                 Interlocked.Exchange(ref _dirty, 0);
+                Interlocked.Exchange(ref _progressDirty, 0);
                 await CommitRoundAsync(ct);
             }
         }
