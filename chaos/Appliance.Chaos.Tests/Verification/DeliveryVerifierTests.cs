@@ -178,7 +178,61 @@ public sealed class DeliveryVerifierTests
         var r = v.Verify();
 
         Assert.False(r.Passed);
-        Assert.Equal("gap markers of lane critical count 5 dropped records, but 2 acknowledged records of that lane are missing inside their ranges", Assert.Single(r.Failures));
+        Assert.Equal("gap markers of lane critical count 5 dropped records, but 2 acknowledged records of that lane are missing inside their ranges and 3 named by them were delivered", Assert.Single(r.Failures));
+    }
+
+    [Fact]
+    public void Verify_AtLeastOnceDroppedRecordDeliveredByFailedAttempt_CountsInsideTheGap()
+    {
+        var v = Produced(10, DuplicateCheck.ProvenanceDedup);
+        // Seq 3-4 reached central in an attempt that failed; the batch was rewound and 3-6 were then evicted.
+        foreach (var s in new[] { 0, 1, 2, 3, 4, 7, 8, 9 })
+        {
+            v.RecordDelivered(At(s, s));
+        }
+
+        v.RecordGap(new GapMarker("critical", "drop-oldest", 4, [new GapRange("edge-t", 0, 103, 106, 4)], "{m}"));
+
+        var r = v.Verify();
+
+        Assert.True(r.Passed, string.Join("\n", r.Failures));
+        Assert.Equal(2, r.DroppedByPolicy);
+        Assert.Equal(2, r.DeliveredInGaps);
+        Assert.Contains(r.Notes, n => n.StartsWith("2 records named by gap markers had reached central", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Verify_AtLeastOnceGapMarkerNamesMoreThanItsRanges_Fails()
+    {
+        var v = Produced(10, DuplicateCheck.ProvenanceDedup);
+        foreach (var s in new[] { 0, 1, 2, 3, 4, 7, 8, 9 })
+        {
+            v.RecordDelivered(At(s, s));
+        }
+
+        v.RecordGap(new GapMarker("critical", "drop-oldest", 6, [new GapRange("edge-t", 0, 103, 106, 6)], "{m}"));
+
+        var r = v.Verify();
+
+        Assert.False(r.Passed);
+        Assert.Equal("gap markers of lane critical count 6 dropped records, but 4 acknowledged records of that lane lie inside their ranges (2 missing, 2 delivered by an earlier attempt)", Assert.Single(r.Failures));
+    }
+
+    [Fact]
+    public void Verify_ExactlyOnceDroppedRecordAlsoDelivered_Fails()
+    {
+        var v = Produced(10);
+        foreach (var s in new[] { 0, 1, 2, 3, 4, 7, 8, 9 })
+        {
+            v.RecordDelivered(At(s, s));
+        }
+
+        v.RecordGap(new GapMarker("critical", "drop-oldest", 4, [new GapRange("edge-t", 0, 103, 106, 4)], "{m}"));
+
+        var r = v.Verify();
+
+        Assert.False(r.Passed);
+        Assert.Equal("gap markers of lane critical count 4 dropped records, but 2 acknowledged records of that lane are missing inside their ranges and 2 named by them were delivered", Assert.Single(r.Failures));
     }
 
     [Fact]

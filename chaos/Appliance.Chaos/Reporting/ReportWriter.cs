@@ -129,7 +129,7 @@ public static class ReportWriter
             {
                 foreach (var (lane, lc) in v.Lanes)
                 {
-                    sb.AppendLine(c, $"* lane {lane}: produced {lc.Produced}, delivered {lc.Delivered}, lost {lc.Lost}, dropped {lc.DroppedByPolicy}, gap-marker count {lc.GapMarkerCount}");
+                    sb.AppendLine(c, $"* lane {lane}: produced {lc.Produced}, delivered {lc.Delivered}, lost {lc.Lost}, dropped {lc.DroppedByPolicy}{(lc.DeliveredInGaps > 0 ? $" (+{lc.DeliveredInGaps} named by gap markers but delivered by a failed attempt)" : "")}, gap-marker count {lc.GapMarkerCount}");
                 }
 
                 foreach (var f in v.Failures)

@@ -117,14 +117,16 @@ public static class ScenarioCatalog
         new()
         {
             Name = "policy-drop",
-            Description = "Bulk lane drop-oldest with a 4 MiB quota; central down 10 s under bulk-heavy load: every drop must be matched by a gap marker.",
+            Description = "Bulk lane drop-oldest with a 4 MiB quota; central down 16 s under bulk-heavy load: every drop must be matched by a gap marker.",
             Needs = Needs.MockFaults,
             AbortsPossible = true,
             RecordsPerSecond = 5000,
             RecordBytes = 500,
             BulkPolicy = "DropOldest",
             BulkQuotaBytes = 4L << 20,
-            Faults = c => c.CentralRestartAsync(TimeSpan.FromSeconds(10)),
+            // Longer than the forwarder's 10 s transaction timeout: while a batch waits for central its lane's lease
+            // holds off eviction (the lane blocks), so drops start only once the attempt is given up.
+            Faults = c => c.CentralRestartAsync(TimeSpan.FromSeconds(16)),
         },
         new()
         {

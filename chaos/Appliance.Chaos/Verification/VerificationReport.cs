@@ -15,6 +15,9 @@ public sealed class LaneCounts
     /// <summary>Acknowledged records missing at central inside the source ranges of gap markers.</summary>
     public long DroppedByPolicy { get; set; }
 
+    /// <summary>Acknowledged records inside gap-marker ranges that are nevertheless at central (at least once: delivered by an attempt that failed before the drop).</summary>
+    public long DeliveredInGaps { get; set; }
+
     /// <summary>Sum of the counts of the (distinct) gap markers of this lane.</summary>
     public long GapMarkerCount { get; set; }
 }
@@ -48,6 +51,9 @@ public sealed class VerificationReport
 
     /// <summary>Records missing at central inside gap-marker ranges.</summary>
     public long DroppedByPolicy { get; init; }
+
+    /// <summary>Records inside gap-marker ranges that are at central too (allowed only at least once, see <see cref="LaneCounts.DeliveredInGaps"/>).</summary>
+    public long DeliveredInGaps { get; init; }
 
     /// <summary>Sum of the counts of distinct gap markers.</summary>
     public long GapMarkerCount { get; init; }

@@ -111,7 +111,13 @@ public static class KafkaSettings
         // Guarantees are not negotiable through pass-through properties.
         c.Acks = Acks.All;
         c.EnableIdempotence = true;
-        c.MessageTimeoutMs = central.TransactionTimeoutMs;
+        // At-least-once: no message may time out inside a live producer. librdkafka's idempotent producer leaves a
+        // gap when an in-flight message times out and sends the later ones of the partition after an epoch bump; the
+        // batch is then resent from its start, so central would get ..., 10, 17..39, 11..39: per-key order broken
+        // (chaos smoke policy-drop, 2026-12-01). Instead the drain's Flush gives up after TransactionTimeoutMs and
+        // disposes the producer, whose unsent messages are purged without a gap. In a transaction a timed-out
+        // message aborts the whole transaction, which read_committed consumers never see.
+        c.MessageTimeoutMs = central.Delivery == DeliveryMode.ExactlyOnce ? central.TransactionTimeoutMs : 0;
         // The drain reads only the error of a delivery report: copying key, value and headers back into managed
         // memory for every record cost more than producing it (measured with the forwarder benchmark).
         c.DeliveryReportFields = "none";

@@ -141,6 +141,19 @@ public sealed class ForwarderOptionsTests
     }
 
     [Fact]
+    public void CentralProducer_MessageTimeout_TransactionTimeoutOnlyInsideTransactions()
+    {
+        var c = Valid();
+        c.Central.TransactionTimeoutMs = 7000;
+        c.Central.Kafka["message.timeout.ms"] = "1000";
+        Assert.Equal(7000, KafkaSettings.CentralProducer(c.Central, c.Site.Id).MessageTimeoutMs);
+        // At-least-once: a message timing out inside a live idempotent producer leaves a gap that breaks per-key order
+        // when the batch is resent; the drain ends the producer instead.
+        c.Central.Delivery = DeliveryMode.AtLeastOnce;
+        Assert.Equal(0, KafkaSettings.CentralProducer(c.Central, c.Site.Id).MessageTimeoutMs);
+    }
+
+    [Fact]
     public void Parse_ConfigAndSiteConfig_RestPassedOn()
     {
         var a = ForwarderArguments.Parse(["--config", "/etc/appliance/forwarder.json", "--site-config=/data/site/site.json", "--Site:Id=x"], out var error);

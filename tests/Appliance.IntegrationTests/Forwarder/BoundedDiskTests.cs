@@ -37,14 +37,7 @@ public sealed class BoundedDiskTests
         var lanes = new[] { critical, normal, bulk };
         var checkpoints = KafkaTestHelpers.UniqueName("cp");
         var gapTopic = $"{site}._gaps";
-        foreach (var l in lanes)
-        {
-            await edge.CreateTopicAsync(l.EdgeTopic, partitions);
-            await central.CreateTopicAsync($"{site}.{l.EdgeTopic}", partitions);
-        }
-
-        await central.CreateTopicAsync(checkpoints, 1);
-        await central.CreateTopicAsync(gapTopic, 1);
+        await EdgeTopics.CreateAsync(edge, central, site, lanes, partitions, checkpoints);
         var config = TestConfig.Write(dir, site, edge, central, lanes, checkpoints);
 
         await central.SetAllBrokersDownAsync();

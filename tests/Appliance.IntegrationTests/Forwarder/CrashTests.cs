@@ -31,13 +31,6 @@ public sealed class CrashTests
     [Trait("Category", "Slow")]
     public Task Forwarder_Killed24TimesWhileProducing_NoLossInOrder() => KillRepeatedlyAsync(24);
 
-    private static Dictionary<(string, int), long> EdgeEnds(IKafkaTestCluster edge, IEnumerable<TestLane> lanes, int partitions)
-    {
-        using var consumer = new ConsumerBuilder<Ignore, Ignore>(edge.ConsumerConfig(KafkaTestHelpers.UniqueName("ends"))).Build();
-        return lanes.SelectMany(l => Enumerable.Range(0, partitions).Select(p => new TopicPartition(l.EdgeTopic, p)))
-            .ToDictionary(tp => (tp.Topic, tp.Partition.Value), tp => consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value);
-    }
-
     private async Task KillRepeatedlyAsync(int kills)
     {
         const int partitions = 4;
@@ -53,14 +46,7 @@ public sealed class CrashTests
             new TestLane("bulk", KafkaTestHelpers.UniqueName("bulk")),
         };
         var checkpoints = KafkaTestHelpers.UniqueName("cp");
-        foreach (var l in lanes)
-        {
-            await edge.CreateTopicAsync(l.EdgeTopic, partitions);
-            await central.CreateTopicAsync($"{site}.{l.EdgeTopic}", partitions);
-        }
-
-        await central.CreateTopicAsync(checkpoints, 1);
-        await central.CreateTopicAsync($"{site}._gaps", 1);
+        await EdgeTopics.CreateAsync(edge, central, site, lanes, partitions, checkpoints);
         var config = TestConfig.Write(dir, site, edge, central, lanes, checkpoints, root =>
         {
             root["Central"]!["MaxTransactionBytes"] = maxTransactionBytes;
@@ -127,7 +113,7 @@ public sealed class CrashTests
         await using (var final = ChildProcess.StartDotnet(dll, ["--config", config]))
         {
             await reader.WaitForDistinctAsync(produced, TimeSpan.FromSeconds(120), () =>
-                $"{reader.DescribeMissing(EdgeEnds(edge, lanes, partitions))}\n{string.Join("\n", history)}\nfinal run: {final.OutputTail()}");
+                $"{reader.DescribeMissing(EdgeTopics.Ends(edge, lanes, partitions))}\n{string.Join("\n", history)}\nfinal run: {final.OutputTail()}");
             final.Terminate();
             Assert.Equal(0, await final.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         }

@@ -27,14 +27,7 @@ public sealed class CrashWindowTests
         var site = TestConfig.Site();
         var lanes = new[] { new TestLane("critical", KafkaTestHelpers.UniqueName("crit"), 4), new TestLane("bulk", KafkaTestHelpers.UniqueName("bulk")) };
         var checkpoints = KafkaTestHelpers.UniqueName("cp");
-        foreach (var l in lanes)
-        {
-            await edge.CreateTopicAsync(l.EdgeTopic, 4);
-            await central.CreateTopicAsync($"{site}.{l.EdgeTopic}", 4);
-        }
-
-        await central.CreateTopicAsync(checkpoints, 1);
-        await central.CreateTopicAsync($"{site}._gaps", 1);
+        await EdgeTopics.CreateAsync(edge, central, site, lanes, 4, checkpoints);
         // Small transactions so there are many of them.
         var config = TestConfig.Write(dir, site, edge, central, lanes, checkpoints, root => root["Central"]!["MaxTransactionBytes"] = 16384);
         await using var reader = new CentralReader(central, lanes.Select(l => ($"{site}.{l.EdgeTopic}", 4)).ToList());

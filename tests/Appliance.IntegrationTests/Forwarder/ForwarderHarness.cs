@@ -337,6 +337,34 @@ internal sealed class EdgeLoad : IDisposable
     public void Dispose() => _producer.Dispose();
 }
 
+/// <summary>The edge side of a test.</summary>
+internal static class EdgeTopics
+{
+    /// <summary>
+    /// Creates what a forwarder test needs: each lane's edge topic and its central destination (<c>{site}.{topic}</c>)
+    /// with <paramref name="partitions"/> partitions, the checkpoint topic and the site's gap topic (one partition each).
+    /// </summary>
+    public static async Task CreateAsync(IKafkaTestCluster edge, IKafkaTestCluster central, string site, IEnumerable<TestLane> lanes, int partitions, string checkpointTopic)
+    {
+        foreach (var l in lanes)
+        {
+            await edge.CreateTopicAsync(l.EdgeTopic, partitions);
+            await central.CreateTopicAsync($"{site}.{l.EdgeTopic}", partitions);
+        }
+
+        await central.CreateTopicAsync(checkpointTopic, 1);
+        await central.CreateTopicAsync($"{site}._gaps", 1);
+    }
+
+    /// <summary>The high watermark of every partition of the lanes' edge topics.</summary>
+    public static Dictionary<(string, int), long> Ends(IKafkaTestCluster edge, IEnumerable<TestLane> lanes, int partitions)
+    {
+        using var consumer = new ConsumerBuilder<Ignore, Ignore>(edge.ConsumerConfig(KafkaTestHelpers.UniqueName("ends"))).Build();
+        return lanes.SelectMany(l => Enumerable.Range(0, partitions).Select(p => new TopicPartition(l.EdgeTopic, p)))
+            .ToDictionary(tp => (tp.Topic, tp.Partition.Value), tp => consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High.Value);
+    }
+}
+
 /// <summary>Checks what central received against what was produced at the edge.</summary>
 internal static class Verify
 {

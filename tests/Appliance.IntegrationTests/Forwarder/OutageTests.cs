@@ -28,14 +28,7 @@ public sealed class OutageTests
             new TestLane("bulk", KafkaTestHelpers.UniqueName("bulk"), Weight: 1),
         };
         var checkpoints = KafkaTestHelpers.UniqueName("cp");
-        foreach (var l in lanes)
-        {
-            await edge.CreateTopicAsync(l.EdgeTopic, partitions);
-            await central.CreateTopicAsync($"{site}.{l.EdgeTopic}", partitions);
-        }
-
-        await central.CreateTopicAsync(checkpoints, 1);
-        await central.CreateTopicAsync($"{site}._gaps", 1);
+        await EdgeTopics.CreateAsync(edge, central, site, lanes, partitions, checkpoints);
         var config = TestConfig.Write(dir, site, edge, central, lanes, checkpoints);
 
         await central.SetAllBrokersDownAsync();

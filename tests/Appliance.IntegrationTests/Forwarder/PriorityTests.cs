@@ -31,14 +31,7 @@ public sealed class PriorityTests
         var bulk = new TestLane("bulk", KafkaTestHelpers.UniqueName("bulk"), 1, "Block", 256L << 20);
         var lanes = new[] { critical, bulk };
         var checkpoints = KafkaTestHelpers.UniqueName("cp");
-        foreach (var l in lanes)
-        {
-            await edge.CreateTopicAsync(l.EdgeTopic, partitions);
-            await central.CreateTopicAsync($"{site}.{l.EdgeTopic}", partitions);
-        }
-
-        await central.CreateTopicAsync(checkpoints, 1);
-        await central.CreateTopicAsync($"{site}._gaps", 1);
+        await EdgeTopics.CreateAsync(edge, central, site, lanes, partitions, checkpoints);
         // 256 KiB transactions: the backlog takes many transactions (about 80 for 100k records), so "critical before
         // the backlog is drained" does not hinge on a handful of large ones.
         var config = TestConfig.Write(dir, site, edge, central, lanes, checkpoints, root => root["Central"]!["MaxTransactionBytes"] = 262144);
