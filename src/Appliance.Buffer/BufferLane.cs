@@ -575,11 +575,14 @@ public sealed class BufferLane : IDisposable
         return true;
     }
 
-    internal BufferEntry Decode(byte[] bytes, int len, long address, long next)
+    internal BufferEntry Decode(byte[] bytes, int len, long address, long next) => Decode(bytes.AsSpan(0, len), address, next, null);
+
+    internal BufferEntry Decode(ReadOnlySpan<byte> bytes, long address, long next, StringCache? strings)
     {
+        var len = bytes.Length;
         try
         {
-            return EntryCodec.Read(bytes.AsSpan(0, len), address, next, Name);
+            return EntryCodec.Read(bytes, address, next, Name, strings);
         }
         catch (Exception e) when (e is FormatException or ArgumentOutOfRangeException or IndexOutOfRangeException)
         {

@@ -125,7 +125,7 @@ internal static class EntryCodec
     }
 
     /// <summary>Decodes an entry; throws <see cref="FormatException"/> when the bytes are not a valid version-1 entry.</summary>
-    public static BufferEntry Read(ReadOnlySpan<byte> entry, long address, long nextAddress, string lane)
+    public static BufferEntry Read(ReadOnlySpan<byte> entry, long address, long nextAddress, string lane, StringCache? strings = null)
     {
         // Our own CRC: FASTER verifies its checksum only for pages read from disk, not for the tail page that
         // recovery loads into memory, and corruption must never pass unnoticed.
@@ -146,7 +146,7 @@ internal static class EntryCodec
                     p += 4;
                     var offset = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
                     p += 8;
-                    var topic = ReadStr(s, ref p);
+                    var topic = ReadStr(s, ref p, strings);
                     var dest = ReadNullableStr(s, ref p);
                     var key = ReadNullableBytes(s, ref p);
                     var value = ReadNullableBytes(s, ref p);
@@ -154,7 +154,7 @@ internal static class EntryCodec
                     var headers = hc == 0 ? [] : new RecordHeader[hc];
                     for (var i = 0; i < hc; i++)
                     {
-                        var hk = ReadStr(s, ref p);
+                        var hk = ReadStr(s, ref p, strings);
                         headers[i] = new RecordHeader(hk, ReadNullableBytes(s, ref p));
                     }
 
@@ -281,10 +281,11 @@ internal static class EntryCodec
         return p + v.Length;
     }
 
-    private static string ReadStr(ReadOnlySpan<byte> s, ref int p)
+    private static string ReadStr(ReadOnlySpan<byte> s, ref int p, StringCache? strings = null)
     {
         var n = (int)ReadVarint(s, ref p);
-        var v = Encoding.UTF8.GetString(s.Slice(p, n));
+        var bytes = s.Slice(p, n);
+        var v = strings is null ? Encoding.UTF8.GetString(bytes) : strings.Get(bytes);
         p += n;
         return v;
     }
@@ -313,5 +314,43 @@ internal static class EntryCodec
         var v = s.Slice(p, n - 1).ToArray();
         p += n - 1;
         return v;
+    }
+}
+
+/// <summary>
+/// A small cache of decoded UTF-8 strings (topic names, header keys) for one reader: a handful of distinct values
+/// repeat on every entry. Bounded; not thread-safe.
+/// </summary>
+internal sealed class StringCache
+{
+    private const int Capacity = 64;
+    private const int MaxLength = 256;
+    private readonly Dictionary<string, string> _byValue = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+
+    public StringCache() => _lookup = _byValue.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    public string Get(ReadOnlySpan<byte> utf8)
+    {
+        if (utf8.Length > MaxLength)
+        {
+            return Encoding.UTF8.GetString(utf8);
+        }
+
+        Span<char> chars = stackalloc char[MaxLength];
+        var n = Encoding.UTF8.GetChars(utf8, chars);
+        if (_lookup.TryGetValue(chars[..n], out var s))
+        {
+            return s;
+        }
+
+        s = new string(chars[..n]);
+        if (_byValue.Count >= Capacity)
+        {
+            _byValue.Clear();
+        }
+
+        _byValue[s] = s;
+        return s;
     }
 }

@@ -16,6 +16,9 @@ public sealed class LaneReader : IDisposable
     private long _evictedTo;
     private int _epoch;
 
+    // Topic names and header keys repeat on almost every entry: decoded once, then shared.
+    private readonly StringCache _strings = new();
+
     internal LaneReader(BufferLane lane)
     {
         _lane = lane;
@@ -45,14 +48,14 @@ public sealed class LaneReader : IDisposable
         {
             while (entries.Count < maxRecords && bytes < maxBytes)
             {
-                if (!it.GetNext(out var raw, out var len, out var cur, out var next))
+                if (!TryReadNext(it, out var entry, out var len))
                 {
                     break;
                 }
 
-                entries.Add(_lane.Decode(raw, len, cur, next));
+                entries.Add(entry);
                 bytes += len;
-                end = next;
+                end = entry.NextAddress;
             }
         }
         catch (FasterException e)
@@ -67,6 +70,29 @@ public sealed class LaneReader : IDisposable
 
         _readAddress = end;
         return new LaneBatch(_lane, start, end, entries, bytes, _epoch);
+    }
+
+    /// <summary>
+    /// Decodes the next entry straight from the log's memory (no intermediate copy of the entry; the decoded record
+    /// owns its own key, value and header arrays). The checksum is verified by FASTER as with a copying read.
+    /// </summary>
+    private unsafe bool TryReadNext(FasterLogScanIterator it, out BufferEntry entry, out int length)
+    {
+        if (!it.UnsafeGetNext(out var raw, out length, out var cur, out var next))
+        {
+            entry = null!;
+            return false;
+        }
+
+        try
+        {
+            entry = _lane.Decode(new ReadOnlySpan<byte>(raw, length), cur, next, _strings);
+            return true;
+        }
+        finally
+        {
+            it.UnsafeRelease();
+        }
     }
 
     /// <summary>Waits until committed data is waiting beyond the read address, or the timeout passes. Returns whether data is waiting.</summary>
