@@ -13,43 +13,73 @@ using Microsoft.Extensions.Hosting;
 namespace Appliance.Benchmarks.Forwarder;
 
 /// <summary>
-/// Forwarder figures on two in-process mock clusters: steady-state throughput against a plain consume-produce bridge
-/// (same client, no buffer, no transactions) side by side, backlog drain rate, critical latency under a backlog, RSS
-/// with a backlog, restart-to-draining time. Args: [records100B] [records1KiB] [backlog] (0 skips that part).
+/// Forwarder figures. Steady state: the forwarder host in this process against a plain consume-produce bridge (same
+/// client, no buffer, no transactions) side by side on two in-process mock clusters. Backlog: the real forwarder
+/// executable as its own process (so its RSS is its own) buffers a backlog of 1 KiB records while central is down,
+/// is restarted, and drains it; figures: RSS, restart-to-draining, drain rate, critical latency during the drain.
 /// </summary>
 internal sealed class ForwarderBenchmark : IBenchmark
 {
     public string Name => "forwarder";
 
-    public string Description => "forwarder vs plain bridge throughput (100 B, 1 KiB), backlog drain, critical latency, RSS, restart-to-draining [n100B=300000] [n1KiB=60000] [backlog=300000] (0 skips a part)";
+    public string Description => "forwarder vs plain bridge (100 B, 1 KiB); backlog of the real exe: RSS, restart-to-draining, drain rate, critical latency [--n100 300000] [--n1k 60000] [--runs 2] [--backlog-mib 2048] [--malloc glibc|jemalloc|both] (0 skips a part)";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        var n100 = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 300_000;
-        var n1k = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 60_000;
-        var backlog = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 300_000;
+        var n100 = IntArg(args, "--n100", 300_000);
+        var n1k = IntArg(args, "--n1k", 60_000);
+        var runs = IntArg(args, "--runs", 2);
+        var backlogMiB = IntArg(args, "--backlog-mib", 2048);
+        var malloc = Arg(args, "--malloc") ?? "glibc";
+        if (malloc is not ("glibc" or "jemalloc" or "both") || (malloc != "glibc" && !File.Exists(Jemalloc)))
+        {
+            Console.Error.WriteLine($"--malloc: glibc, jemalloc or both (jemalloc needs {Jemalloc}: apt-get install libjemalloc2)");
+            return 2;
+        }
+
         using var edge = new MockKafkaCluster();
         using var central = new MockKafkaCluster();
-        Console.WriteLine("## steady state: pre-loaded edge topic -> central, time from start to the last record acknowledged (exactly once for the forwarder)");
-        Console.WriteLine("bridge: consume -> idempotent produce, no buffer; bridge+h: the same, adding the forwarder's six provenance headers (same output as the forwarder)");
-        foreach (var (size, count) in new[] { (100, n100), (1024, n1k) }.Where(c => c.Item2 > 0))
+        if (n100 > 0 || n1k > 0)
         {
-            for (var run = 0; run < 2; run++)
+            Console.WriteLine("## steady state: pre-loaded edge topic -> central, from the first record to the last one acknowledged (exactly once for the forwarder)");
+            Console.WriteLine("bridge: consume -> idempotent produce, no buffer; bridge+h: the same, adding the forwarder's six provenance headers (same output as the forwarder)");
+            // Warm-up (not reported): both paths run long enough for tiered compilation to optimize them.
+            Console.WriteLine("(warm-up: 150k records through each path, not reported)");
+            await BridgeAsync(edge, central, 100, 150_000, provenance: true, cancellationToken);
+            await ForwarderSteadyAsync(edge, central, 100, 150_000, cancellationToken);
+            foreach (var (size, count) in new[] { (100, n100), (1024, n1k) }.Where(c => c.Item2 > 0))
             {
-                var bridge = await BridgeAsync(edge, central, size, count, provenance: false, cancellationToken);
-                var bridgeH = await BridgeAsync(edge, central, size, count, provenance: true, cancellationToken);
-                var fwd = await ForwarderSteadyAsync(edge, central, size, count, cancellationToken);
-                Console.WriteLine($"value {size,5} B, {count} records, run {run + 1}: bridge {bridge,9:F0} rec/s | bridge+h {bridgeH,9:F0} rec/s | forwarder {fwd,9:F0} rec/s | ratio to bridge {fwd / bridge:F2}, to bridge+h {fwd / bridgeH:F2}");
+                for (var run = 0; run < runs; run++)
+                {
+                    var bridge = await BridgeAsync(edge, central, size, count, provenance: false, cancellationToken);
+                    var bridgeH = await BridgeAsync(edge, central, size, count, provenance: true, cancellationToken);
+                    var fwd = await ForwarderSteadyAsync(edge, central, size, count, cancellationToken);
+                    Console.WriteLine($"value {size,5} B, {count} records, run {run + 1}: bridge {bridge,9:F0} rec/s | bridge+h {bridgeH,9:F0} rec/s | forwarder {fwd,9:F0} rec/s | ratio to bridge {fwd / bridge:F2}, to bridge+h {fwd / bridgeH:F2}");
+                }
             }
         }
 
-        if (backlog > 0)
+        if (backlogMiB > 0)
         {
-            Console.WriteLine("## backlog: buffered during an outage, then drained; critical records at 200/s during the drain");
-            await BacklogAsync(edge, central, backlog, cancellationToken);
+            foreach (var m in malloc == "both" ? ["glibc", "jemalloc"] : new[] { malloc })
+            {
+                Console.WriteLine();
+                Console.WriteLine($"## backlog: the forwarder executable ({m} malloc) buffers {backlogMiB} MiB of 1 KiB records while central is down, is restarted with it and drains it; critical records every 5 ms meanwhile");
+                await BacklogAsync(edge, central, (long)backlogMiB << 20, m == "jemalloc", cancellationToken);
+            }
         }
 
         return 0;
+    }
+
+    private const string Jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+
+    private static int IntArg(string[] args, string name, int fallback) => Arg(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+    private static string? Arg(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     private static string Topic(string prefix) => KafkaTestHelpers.UniqueName(prefix);
@@ -196,10 +226,14 @@ internal sealed class ForwarderBenchmark : IBenchmark
         return (count - first) / sw.Elapsed.TotalSeconds;
     }
 
-    private static async Task BacklogAsync(MockKafkaCluster edge, MockKafkaCluster central, int count, CancellationToken ct)
+    private static async Task BacklogAsync(MockKafkaCluster edge, MockKafkaCluster central, long backlogBytes, bool jemalloc, CancellationToken ct)
     {
-        const int size = 100;
-        var partitions = PartitionsFor(size, count);
+        const int size = 1024;
+        var count = (int)(backlogBytes / size);
+        // The mock keeps ~5 MiB per partition: the load stays at most 24 MiB in total (0.4 MiB per partition on
+        // average) ahead of what the forwarder has taken, so uneven fetching across partitions cannot lose records.
+        const int partitions = 64;
+        const long aheadBytes = 24L << 20;
         var site = Topic("bench").ToLowerInvariant();
         var bulk = Topic("bulk");
         var crit = Topic("crit");
@@ -210,57 +244,205 @@ internal sealed class ForwarderBenchmark : IBenchmark
         var cp = Topic("cp");
         central.CreateTopic(cp, 1);
         central.CreateTopic($"{site}._gaps", 1);
-        using var dir = new TempDirectory("fwd-bench");
-        var config = WriteConfig(dir, site, edge.BootstrapServers, central.BootstrapServers, cp, [("critical", crit, 8), ("bulk", bulk, 1)], 2L << 30);
+        using var dir = new TempDirectory("fwd-bench-backlog");
+        var metricsPort = FreePort();
+        var config = WriteConfig(dir, site, edge.BootstrapServers, central.BootstrapServers, cp, [("critical", crit, 8), ("bulk", bulk, 1)], backlogBytes + (512L << 20), metricsPort);
+        var dll = Path.Combine(AppContext.BaseDirectory, "appliance-forwarder.dll");
+        var options = new ChildProcessOptions { CloseStdin = true };
+        if (jemalloc)
+        {
+            options.Environment["LD_PRELOAD"] = Jemalloc;
+        }
+
+        using var metrics = new MetricsScraper(metricsPort);
         central.SetAllBrokersDown();
-        var host = ForwarderHostBuilder.Build(new ForwarderArguments(config, null, []));
-        await host.StartAsync(ct);
-        var sw = Stopwatch.StartNew();
-        Load(edge, bulk, partitions, size, count);
-        var buffer = host.Services.GetRequiredService<BufferHost>().Buffer;
-        while (buffer.Lane("bulk").GetStats().BufferedRecords < count)
+        var fwd = ChildProcess.StartDotnet(dll, ["--config", config], options);
+        try
         {
-            await Task.Delay(10, ct);
+            await metrics.WaitUntilUpAsync(fwd, TimeSpan.FromSeconds(60), ct);
+            var sw = Stopwatch.StartNew();
+            var rssAt = new List<(long Bytes, long Rss)>();
+            long peakRss = 0;
+            var marks = new Queue<long>([backlogBytes / 4, backlogBytes / 2, backlogBytes]);
+            await Task.Run(
+                async () =>
+                {
+                    var config = KafkaTestHelpers.ProducerConfig(edge.BootstrapServers);
+                    config.LingerMs = 20;
+                    using var p = new ProducerBuilder<byte[], byte[]>(config).Build();
+                    var value = new byte[size];
+                    Random.Shared.NextBytes(value);
+                    long ingested = 0;
+                    for (var i = 0; i < count; i++)
+                    {
+                        if (i % 2_000 == 0)
+                        {
+                            // Pace against what the forwarder has taken, and sample its RSS on the way.
+                            while (true)
+                            {
+                                ingested = (long)await metrics.ValueAsync("appliance_lane_ingested_records_total", "bulk", ct);
+                                peakRss = Math.Max(peakRss, ProcessRss(fwd.Id));
+                                var buffered = (long)await metrics.ValueAsync("appliance_buffer_buffered_bytes", null, ct);
+                                while (marks.Count > 0 && buffered >= marks.Peek() * 95 / 100)
+                                {
+                                    rssAt.Add((marks.Dequeue(), ProcessRss(fwd.Id)));
+                                }
+
+                                if ((i - ingested) * size < aheadBytes)
+                                {
+                                    break;
+                                }
+
+                                p.Poll(TimeSpan.FromMilliseconds(50));
+                            }
+                        }
+
+                        while (true)
+                        {
+                            try
+                            {
+                                p.Produce(new TopicPartition(bulk, i % partitions), new Message<byte[], byte[]> { Key = BitConverter.GetBytes(i), Value = value });
+                                break;
+                            }
+                            catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+                            {
+                                p.Poll(TimeSpan.FromMilliseconds(5));
+                            }
+                        }
+                    }
+
+                    p.Flush(TimeSpan.FromMinutes(2));
+                },
+                ct);
+            while (await metrics.ValueAsync("appliance_lane_ingested_records_total", "bulk", ct) < count)
+            {
+                if (sw.Elapsed > TimeSpan.FromMinutes(10))
+                {
+                    throw new TimeoutException($"the forwarder took only {await metrics.ValueAsync("appliance_lane_ingested_records_total", "bulk", ct)} of {count} records in {sw.Elapsed.TotalMinutes:F0} minutes (the mock's retention may have dropped some)");
+                }
+
+                await Task.Delay(100, ct);
+            }
+
+            var buffered = sw.Elapsed;
+            var bufferBytes = (long)await metrics.ValueAsync("appliance_buffer_buffered_bytes", null, ct);
+            while (marks.Count > 0)
+            {
+                rssAt.Add((marks.Dequeue(), ProcessRss(fwd.Id)));
+            }
+
+            // Settled: a few seconds without new data.
+            await Task.Delay(TimeSpan.FromSeconds(5), ct);
+            var settledRss = ProcessRss(fwd.Id);
+            Console.WriteLine($"buffered {count:N0} x {size} B ({backlogBytes >> 20} MiB payload) in {buffered.TotalSeconds:F1} s ({count / buffered.TotalSeconds:F0} rec/s, paced by the edge load); buffer {bufferBytes / 1048576.0:F0} MiB");
+            Console.WriteLine($"forwarder RSS while buffering: {string.Join(", ", rssAt.Select(r => $"{r.Rss >> 20} MiB at {r.Bytes >> 20} MiB"))}; peak {peakRss >> 20} MiB; settled with the full backlog {settledRss >> 20} MiB");
+
+            fwd.Terminate();
+            var exit = await fwd.WaitForExitAsync(TimeSpan.FromSeconds(60));
+            fwd.Dispose();
+            central.SetAllBrokersUp();
+
+            // Restart with the backlog: from process start to the first record central acknowledged.
+            using var afterRestart = new LatencyProbe(edge.BootstrapServers, central.BootstrapServers, crit, $"{site}.{crit}");
+            sw.Restart();
+            fwd = ChildProcess.StartDotnet(dll, ["--config", config], options);
+            await metrics.WaitUntilUpAsync(fwd, TimeSpan.FromSeconds(60), ct);
+            await WaitForDrainedAsync(metrics, 1, sw, TimeSpan.FromMinutes(2), ct);
+            var restart = sw.Elapsed;
+            afterRestart.MeasureFromNow();
+            Console.WriteLine($"stopped with SIGTERM (exit {exit}); restart with the {backlogBytes >> 20} MiB backlog to the first record acknowledged by central: {restart.TotalMilliseconds:F0} ms (process start, buffer recovery, InitTransactions, checkpoint read)");
+
+            // Drain rate over the first GiB (or half of a smaller backlog), right after the restart.
+            var firstBytes = Math.Min(1L << 30, backlogBytes / 2);
+            var drainStart = sw.Elapsed;
+            long peakDrainRss = 0;
+            await WaitForDrainedAsync(metrics, firstBytes, sw, TimeSpan.FromMinutes(20), ct, () => peakDrainRss = Math.Max(peakDrainRss, ProcessRss(fwd.Id)));
+            var firstTime = sw.Elapsed - drainStart;
+            var restartLatency = afterRestart.Stop();
+            Console.WriteLine($"drain after the restart: first {firstBytes >> 20} MiB in {firstTime.TotalSeconds:F1} s = {firstBytes / 1e6 / firstTime.TotalSeconds:F1} MB/s payload, {firstBytes / size / firstTime.TotalSeconds:F0} rec/s; critical latency meanwhile (from the first delivery on; includes the new process's warm-up): {Describe(restartLatency)}");
+
+            // Reconnection under the remaining backlog: central down for 5 s while the forwarder keeps running.
+            var outage = TimeSpan.FromSeconds(5);
+            central.SetAllBrokersDown();
+            await Task.Delay(outage, ct);
+            using var afterReconnect = new LatencyProbe(edge.BootstrapServers, central.BootstrapServers, crit, $"{site}.{crit}");
+            var before = (long)await metrics.ValueAsync("appliance_lane_drained_bytes_total", "bulk", ct);
+            central.SetAllBrokersUp();
+            var up = sw.Elapsed;
+            await WaitForDrainedAsync(metrics, before + 1, sw, TimeSpan.FromMinutes(2), ct);
+            afterReconnect.MeasureFromNow();
+            var resumed = sw.Elapsed - up;
+            var restStart = sw.Elapsed;
+            await WaitForDrainedAsync(metrics, backlogBytes, sw, TimeSpan.FromMinutes(20), ct, () => peakDrainRss = Math.Max(peakDrainRss, ProcessRss(fwd.Id)));
+            var restTime = sw.Elapsed - restStart;
+            var reconnectLatency = afterReconnect.Stop();
+            Console.WriteLine($"central down {outage.TotalSeconds:F0} s with {(backlogBytes - before) >> 20} MiB still buffered; deliveries resumed {resumed.TotalMilliseconds:F0} ms after central came back; the remaining {(backlogBytes - before) >> 20} MiB drained in {restTime.TotalSeconds:F1} s = {(backlogBytes - before) / 1e6 / restTime.TotalSeconds:F1} MB/s");
+            Console.WriteLine($"critical latency after the reconnection, while the backlog drained (produce at edge -> read at central): {Describe(reconnectLatency)}");
+            Console.WriteLine($"forwarder RSS peak while draining: {peakDrainRss >> 20} MiB");
+            fwd.Terminate();
+            await fwd.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        }
+        finally
+        {
+            await fwd.DisposeAsync();
+        }
+    }
+
+    /// <summary>Waits until the bulk lane has delivered at least <paramref name="bytes"/> payload bytes (polled every 20 ms, <paramref name="sample"/> on each poll).</summary>
+    private static async Task WaitForDrainedAsync(MetricsScraper metrics, long bytes, Stopwatch sw, TimeSpan timeout, CancellationToken ct, Action? sample = null)
+    {
+        var deadline = sw.Elapsed + timeout;
+        while (true)
+        {
+            var drained = (long)await metrics.ValueAsync("appliance_lane_drained_bytes_total", "bulk", ct);
+            sample?.Invoke();
+            if (drained >= bytes)
+            {
+                return;
+            }
+
+            if (sw.Elapsed > deadline)
+            {
+                throw new TimeoutException($"drained {drained >> 20} MiB, waited for {bytes >> 20} MiB for {timeout}");
+            }
+
+            await Task.Delay(20, ct);
+        }
+    }
+
+    private static string Describe(List<double> sorted) =>
+        $"n={sorted.Count} p50 {Pct(sorted, 0.5):F0} ms p99 {Pct(sorted, 0.99):F0} ms max {(sorted.Count > 0 ? sorted[^1] : double.NaN):F0} ms";
+
+    private static long ProcessRss(int pid)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // The process has exited.
         }
 
-        var buffered = sw.Elapsed;
-        GC.Collect();
-        var rss = Environment.WorkingSet;
-        Console.WriteLine($"buffered {count} x {size} B in {buffered.TotalSeconds:F1} s ({count / buffered.TotalSeconds:F0} rec/s incl. edge load); {buffer.Lane("bulk").BufferedBytes / 1e6:F1} MB in the buffer; RSS of the whole process (forwarder + both mocks + data) {rss / 1e6:F0} MB");
+        return 0;
+    }
 
-        // Restart with the backlog: time from host start to the first delivered record.
-        await host.StopAsync(ct);
-        host.Dispose();
-        central.SetAllBrokersUp();
-        sw.Restart();
-        host = ForwarderHostBuilder.Build(new ForwarderArguments(config, null, []));
-        await host.StartAsync(ct);
-        var drain = host.Services.GetRequiredService<DrainService>();
-        using var latencies = new LatencyProbe(edge.BootstrapServers, central.BootstrapServers, crit, $"{site}.{crit}");
-        while (drain.RecordsDelivered == 0)
-        {
-            await Task.Delay(1, ct);
-        }
-
-        latencies.MeasureFromNow();
-
-        Console.WriteLine($"restart with a {count}-record backlog to first delivery: {sw.Elapsed.TotalMilliseconds:F0} ms");
-        while (drain.RecordsDelivered < count)
-        {
-            await Task.Delay(5, ct);
-        }
-
-        var drained = sw.Elapsed;
-        var lat = latencies.Stop();
-        Console.WriteLine($"backlog drained in {drained.TotalSeconds:F1} s: {count / drained.TotalSeconds:F0} rec/s, {count * (double)size / drained.TotalSeconds / 1e6:F1} MB/s payload; transactions {drain.DeliveryTimes.Transactions}, producing {drain.DeliveryTimes.Producing.TotalSeconds:F1} s, committing {drain.DeliveryTimes.Committing.TotalSeconds:F1} s");
-        Console.WriteLine($"critical latency (produce at edge -> read at central) during the drain: n={lat.Count} p50 {Pct(lat, 0.5):F0} ms p99 {Pct(lat, 0.99):F0} ms max {(lat.Count > 0 ? lat[^1] : double.NaN):F0} ms");
-        await host.StopAsync(ct);
-        host.Dispose();
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private static double Pct(List<double> sorted, double q) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * q))];
 
-    private static string WriteConfig(TempDirectory dir, string site, string edge, string central, string cp, List<(string Lane, string Topic, int Weight)> lanes, long quota)
+    private static string WriteConfig(TempDirectory dir, string site, string edge, string central, string cp, List<(string Lane, string Topic, int Weight)> lanes, long quota, int metricsPort = 0)
     {
         var root = new JsonObject
         {
@@ -276,10 +458,75 @@ internal sealed class ForwarderBenchmark : IBenchmark
             ["Central"] = new JsonObject { ["BootstrapServers"] = central, ["CheckpointTopic"] = cp, ["Compression"] = "None" },
             ["Routes"] = new JsonArray([.. lanes.Select(l => (JsonNode)new JsonObject { ["Topics"] = new JsonArray(l.Topic), ["Lane"] = l.Lane })]),
             ["Uplink"] = new JsonObject { ["BackoffBaseMs"] = 100, ["BackoffMaxMs"] = 500, ["BreakDurationMs"] = 500 },
+            // Operations surface on free loopback ports and a private socket: never collides with a running service.
+            ["Operations"] = new JsonObject { ["MetricsAddress"] = "127.0.0.1", ["MetricsPort"] = metricsPort, ["StatusAddress"] = "127.0.0.1", ["StatusPort"] = 0, ["AdminSocket"] = dir.Combine("admin.sock") },
         };
         var path = dir.Combine("forwarder.json");
         File.WriteAllText(path, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return path;
+    }
+
+    /// <summary>Reads values from the forwarder's Prometheus endpoint (the way an operator's scraper sees them).</summary>
+    private sealed class MetricsScraper(int port) : IDisposable
+    {
+        private readonly HttpClient _http = new() { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(10) };
+
+        public async Task WaitUntilUpAsync(ChildProcess process, TimeSpan timeout, CancellationToken ct)
+        {
+            var sw = Stopwatch.StartNew();
+            while (true)
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"the forwarder exited with {process.ExitCode}: {string.Join("\n", process.StderrLines.TakeLast(20))}");
+                }
+
+                try
+                {
+                    using var r = await _http.GetAsync("metrics", ct);
+                    if (r.IsSuccessStatusCode)
+                    {
+                        return;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                    // Not listening yet.
+                }
+
+                if (sw.Elapsed > timeout)
+                {
+                    throw new TimeoutException($"the forwarder's metrics endpoint did not answer within {timeout}");
+                }
+
+                await Task.Delay(50, ct);
+            }
+        }
+
+        /// <summary>The sum of the samples of <paramref name="name"/> (those with <c>lane="<paramref name="lane"/>"</c> when given).</summary>
+        public async Task<double> ValueAsync(string name, string? lane, CancellationToken ct)
+        {
+            var text = await _http.GetStringAsync("metrics", ct);
+            double sum = 0;
+            foreach (var line in text.Split('\n'))
+            {
+                if (!line.StartsWith(name, StringComparison.Ordinal) || line.Length <= name.Length || line[name.Length] is not ('{' or ' '))
+                {
+                    continue;
+                }
+
+                if (lane is not null && !line.Contains($"lane=\"{lane}\"", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                sum += double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+            }
+
+            return sum;
+        }
+
+        public void Dispose() => _http.Dispose();
     }
 
     /// <summary>Produces a critical record every 5 ms (value = produce timestamp) and measures when central has it.</summary>
@@ -318,7 +565,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             {
                 var cc = KafkaTestHelpers.ConsumerConfig(central, KafkaTestHelpers.UniqueName("lat"));
                 cc.FetchWaitMaxMs = 20;
-                using var c = new ConsumerBuilder<Ignore, string>(cc).Build();
+                using var c = new ConsumerBuilder<Ignore, string>(cc).SetLogHandler((_, _) => { }).SetErrorHandler((_, _) => { }).Build(); // connection errors while central is down are expected
                 c.Assign([new TopicPartitionOffset(centralTopic, 0, Offset.Beginning), new TopicPartitionOffset(centralTopic, 1, Offset.Beginning)]);
                 while (!_stop.IsCancellationRequested)
                 {
@@ -340,7 +587,11 @@ internal sealed class ForwarderBenchmark : IBenchmark
 
         public List<double> Stop()
         {
-            _stop.Cancel();
+            if (!_stop.IsCancellationRequested)
+            {
+                _stop.Cancel();
+            }
+
             Task.WaitAll(_producer, _consumer);
             lock (_latencies)
             {
@@ -348,6 +599,10 @@ internal sealed class ForwarderBenchmark : IBenchmark
             }
         }
 
-        public void Dispose() => _stop.Dispose();
+        public void Dispose()
+        {
+            Stop();
+            _stop.Dispose();
+        }
     }
 }
