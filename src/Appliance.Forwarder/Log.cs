@@ -59,6 +59,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2107, Level = LogLevel.Warning, Message = "Committing edge consumer-group offsets failed (lag monitoring only): {Reason}")]
     public static partial void OffsetCommitFailed(ILogger logger, string reason);
 
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Debug, Message = "Measuring the edge consumer lag failed (the last figures stay): {Reason}")]
+    public static partial void LagQueryFailed(ILogger logger, string reason);
+
     // 2200-2299: drain
     [LoggerMessage(EventId = 2200, Level = LogLevel.Information, Message = "Drain session started: {Mode}, transactional id {TransactionalId}")]
     public static partial void SessionStarted(ILogger logger, string mode, string transactionalId);

@@ -4,6 +4,7 @@ using Appliance.Forwarder.Hosting;
 using Appliance.Forwarder.Operations;
 using Appliance.Forwarder.Options;
 using Confluent.Kafka;
+using Confluent.Kafka.Admin;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -28,6 +29,10 @@ public sealed class IngestService : BackgroundService
 
     // State below is touched only by the ingest thread (including the rebalance callbacks, which run inside Consume).
     private readonly Dictionary<TopicPartition, long> _next = [];
+
+    // How often the consumer lag is measured for the operations surface (local client state only, no broker request).
+    private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
+    private Task<ListOffsetsResult>? _endOffsets;
     private readonly Dictionary<TopicPartition, string> _pausedLaneOf = [];
     private readonly Dictionary<TopicPartition, long> _seekOnResume = [];
     private readonly Dictionary<string, (Task Space, long SinceMs)> _pausedLanes = new(StringComparer.Ordinal);
@@ -100,6 +105,7 @@ public sealed class IngestService : BackgroundService
         Log.Subscribed(_logger, string.Join(", ", _routes.Subscription));
         var lastCommit = _time.GetTimestamp();
         long lastRefresh = 0;
+        long lastLag = 0;
         try
         {
             while (!ct.IsCancellationRequested)
@@ -150,6 +156,12 @@ public sealed class IngestService : BackgroundService
                 {
                     CommitOffsets(consumer);
                     lastCommit = _time.GetTimestamp();
+                }
+
+                if (_activity is not null && _time.GetElapsedTime(lastLag) >= LagInterval)
+                {
+                    MeasureLag(consumer, admin);
+                    lastLag = _time.GetTimestamp();
                 }
             }
         }
@@ -441,6 +453,55 @@ public sealed class IngestService : BackgroundService
         if (next.Count > 0)
         {
             await _buffer!.StoreSourceProgressAsync(next, checkpoints, ct);
+        }
+    }
+
+    /// <summary>
+    /// Edge consumer lag per assigned partition: the partition's end (ListOffsets, read_committed: the last stable
+    /// offset) minus the next offset to take. The client's cached watermarks are not used: a partition paused for a
+    /// full Block lane is no longer fetched, and its cached watermark would hide exactly the lag that matters then.
+    /// The query runs in the background (one request per broker) and is reported when it completes, so a slow or
+    /// unreachable edge broker never stalls the ingest loop; its result is at most one interval old.
+    /// </summary>
+    private void MeasureLag(IConsumer<byte[]?, byte[]?> consumer, IAdminClient admin)
+    {
+        if (_endOffsets is { IsCompleted: true } done)
+        {
+            _endOffsets = null;
+            if (done.IsCompletedSuccessfully)
+            {
+                var lag = new List<Core.Status.PartitionLag>(done.Result.ResultInfos.Count);
+                foreach (var info in done.Result.ResultInfos)
+                {
+                    var end = info.TopicPartitionOffsetError;
+                    if (end.Error.IsError || end.Offset == Offset.Unset || !_assigned.Contains(end.TopicPartition))
+                    {
+                        continue;
+                    }
+
+                    var next = _next.TryGetValue(end.TopicPartition, out var n) ? n
+                        : consumer.Position(end.TopicPartition) is { } p && p != Offset.Unset ? p.Value
+                        : (long?)null;
+                    if (next is { } from)
+                    {
+                        lag.Add(new Core.Status.PartitionLag(end.Topic, end.Partition.Value, Math.Max(0, end.Offset.Value - from)));
+                    }
+                }
+
+                _activity!.EdgeLagMeasured(lag);
+            }
+            else
+            {
+                // The edge broker did not answer (it is down, or busy): keep the last report; EdgeError tells the rest.
+                Log.LagQueryFailed(_logger, done.Exception?.GetBaseException().Message ?? "cancelled");
+            }
+        }
+
+        if (_endOffsets is null && _assigned.Count > 0)
+        {
+            _endOffsets = admin.ListOffsetsAsync(
+                _assigned.Select(tp => new TopicPartitionOffsetSpec { TopicPartition = tp, OffsetSpec = OffsetSpec.Latest() }),
+                new ListOffsetsOptions { IsolationLevel = IsolationLevel.ReadCommitted, RequestTimeout = TimeSpan.FromSeconds(5) });
         }
     }
 

@@ -16,6 +16,7 @@ public sealed class ForwarderActivity
     private long _aborts;
     private long _lastDeliveryMs = -1;
     private int _edgeUnreachable;
+    private IReadOnlyList<Core.Status.PartitionLag> _edgeLag = [];
 
     /// <summary>Creates the recorder.</summary>
     public ForwarderActivity(TimeProvider time) => _time = time;
@@ -64,6 +65,15 @@ public sealed class ForwarderActivity
         Interlocked.Increment(ref _commits);
         Interlocked.Exchange(ref _lastDeliveryMs, _time.GetUtcNow().ToUnixTimeMilliseconds());
     }
+
+    /// <summary>
+    /// The edge consumer's lag per assigned partition (records between the next offset to take and the high
+    /// watermark the client last saw), replacing the previous report.
+    /// </summary>
+    public void EdgeLagMeasured(IReadOnlyList<Core.Status.PartitionLag> lag) => Volatile.Write(ref _edgeLag, lag);
+
+    /// <summary>The last edge lag report (empty before the first one).</summary>
+    public IReadOnlyList<Core.Status.PartitionLag> EdgeLag => Volatile.Read(ref _edgeLag);
 
     /// <summary>A transaction was aborted.</summary>
     public void Aborted() => Interlocked.Increment(ref _aborts);

@@ -110,6 +110,7 @@ public sealed class ForwarderStatusSource : BackgroundService, IApplianceStatusS
                 _ => CircuitBreakerState.Closed,
             },
             EdgeReachable = _activity.EdgeReachable,
+            EdgeLag = _activity.EdgeLag,
             TransactionsCommittedTotal = _activity.Commits,
             TransactionsAbortedTotal = _activity.Aborts,
             Buffer = new BufferHealth

@@ -49,22 +49,7 @@ public sealed class RealForwarderOperationsTests
                 }
             }
 
-            async Task<MetricsText> ScrapeAsync() => new(await http.GetStringAsync(new Uri(ops.MetricsUri!, "/metrics")));
-            async Task<MetricsText> WaitForAsync(string what, Func<MetricsText, bool> condition)
-            {
-                var clock = Stopwatch.StartNew();
-                while (true)
-                {
-                    var m = await ScrapeAsync();
-                    if (condition(m))
-                    {
-                        return m;
-                    }
-
-                    Assert.True(clock.Elapsed < Deadline, $"metrics never showed {what}:\n{m.Text}");
-                    await Task.Delay(100);
-                }
-            }
+            Task<MetricsText> WaitForAsync(string what, Func<MetricsText, bool> condition) => WaitForMetricsAsync(http, ops, what, condition);
 
             await ProduceAsync(0, 100);
             var online = await WaitForAsync("100 records drained while online", m =>
@@ -125,6 +110,81 @@ public sealed class RealForwarderOperationsTests
         }
     }
 
+    /// <summary>
+    /// The edge consumer lag per partition: while a Block lane is full (central down) the records the ingest cannot
+    /// take show as lag on their partition; after central is back and the lane drained, the lag returns to 0.
+    /// </summary>
+    [KafkaFact(FaultInjectionOn = KafkaClusterRole.Central)]
+    public async Task RealService_BlockedLane_EdgeConsumerLagShowsRecordsNotTaken()
+    {
+        await using var edge = KafkaTestClusters.Edge();
+        await using var central = KafkaTestClusters.Central();
+        using var dir = new TempDirectory("ops-lag");
+        var site = KafkaTestHelpers.UniqueName("site").ToLowerInvariant();
+        var topic = KafkaTestHelpers.UniqueName("lag");
+        var checkpoints = KafkaTestHelpers.UniqueName("cp");
+        // Two partitions: 6 MB in all is more than the lane takes, and each partition stays under the mock's ~5 MiB
+        // retention (a longer partition would lose its oldest records at the edge, which is not lag).
+        await edge.CreateTopicAsync(topic, 2);
+        await central.CreateTopicAsync($"{site}.{topic}", 2);
+        await central.CreateTopicAsync(checkpoints, 1);
+        await central.CreateTopicAsync($"{site}._gaps", 1);
+        // 4 MiB is the smallest quota with 1 MiB segments: about 3,900 records of 1 KiB.
+        var config = WriteConfig(dir, site, edge, central, topic, checkpoints, quotaBytes: 4L << 20);
+        await central.SetAllBrokersDownAsync();
+        using var host = ForwarderHostBuilder.Build(new ForwarderArguments(config, null, []));
+        await host.StartAsync();
+        try
+        {
+            var ops = host.Services.GetRequiredService<OperationsServer>();
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            const int total = 6000;
+            using (var producer = new ProducerBuilder<string, string>(edge.ProducerConfig()).Build())
+            {
+                var value = new string('x', 1024);
+                for (var i = 0; i < total; i++)
+                {
+                    producer.Produce(new TopicPartition(topic, i % 2), new Message<string, string> { Key = $"k{i % 7}", Value = value });
+                }
+
+                Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(30)));
+            }
+
+            double Lag(MetricsText m) => Enumerable.Range(0, 2).Sum(p => m.Has("appliance_edge_consumer_lag_records", $"topic={topic}", $"partition={p}")
+                ? m.Value("appliance_edge_consumer_lag_records", $"topic={topic}", $"partition={p}") : double.NaN);
+            var blocked = await WaitForMetricsAsync(http, ops, "the lane full and the rest of the topic as lag", m =>
+                m.Value("appliance_lane_ingested_records_total", "lane=critical") > 0
+                && Lag(m) + m.Value("appliance_lane_ingested_records_total", "lane=critical") == total);
+            Assert.True(Lag(blocked) >= 1000, blocked.Text);
+
+            await central.SetAllBrokersUpAsync();
+            var caughtUp = await WaitForMetricsAsync(http, ops, "everything drained and no lag", m =>
+                m.Value("appliance_lane_drained_records_total", "lane=critical") == total && Lag(m) == 0);
+            Assert.Equal(0, caughtUp.Value("appliance_lane_buffered_records", "lane=critical"));
+        }
+        finally
+        {
+            await host.StopAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
+    /// <summary>Scrapes the forwarder's metrics until <paramref name="condition"/> holds, or fails after the deadline with the last scrape.</summary>
+    private static async Task<MetricsText> WaitForMetricsAsync(HttpClient http, OperationsServer ops, string what, Func<MetricsText, bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var m = new MetricsText(await http.GetStringAsync(new Uri(ops.MetricsUri!, "/metrics")));
+            if (condition(m))
+            {
+                return m;
+            }
+
+            Assert.True(clock.Elapsed < Deadline, $"metrics never showed {what}:\n{m.Text}");
+            await Task.Delay(100);
+        }
+    }
+
     private static string SiteOf(MetricsText m)
     {
         var line = m.Text.Split('\n').First(l => l.StartsWith("appliance_info{", StringComparison.Ordinal));
@@ -132,7 +192,7 @@ public sealed class RealForwarderOperationsTests
         return line[start..line.IndexOf('"', start)];
     }
 
-    private static string WriteConfig(TempDirectory dir, string site, IKafkaTestCluster edge, IKafkaTestCluster central, string topic, string checkpoints)
+    private static string WriteConfig(TempDirectory dir, string site, IKafkaTestCluster edge, IKafkaTestCluster central, string topic, string checkpoints, long quotaBytes = 32L << 20)
     {
         var edgeKafka = new JsonObject { ["fetch.queue.backoff.ms"] = "10" };
         foreach (var (k, v) in edge.ClientProperties)
@@ -152,11 +212,11 @@ public sealed class RealForwarderOperationsTests
             ["Buffer"] = new JsonObject
             {
                 ["DataDirectory"] = dir.Combine("buffer"),
-                ["TotalBudgetBytes"] = 64L << 20,
+                ["TotalBudgetBytes"] = 2 * quotaBytes,
                 ["SegmentSizeBits"] = 20,
                 ["PageSizeBits"] = 18,
                 ["MemorySizeBits"] = 20,
-                ["Lanes"] = new JsonArray(new JsonObject { ["Name"] = "critical", ["QuotaBytes"] = 32L << 20 }),
+                ["Lanes"] = new JsonArray(new JsonObject { ["Name"] = "critical", ["QuotaBytes"] = quotaBytes }),
             },
             ["Edge"] = new JsonObject { ["BootstrapServers"] = edge.BootstrapServers, ["GroupId"] = $"fwd-{site}", ["Kafka"] = edgeKafka },
             ["Central"] = new JsonObject
