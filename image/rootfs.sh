@@ -13,11 +13,12 @@ mirror=${APPLIANCE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security_mirror=${APPLIANCE_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 root=$OUT_DIR/rootfs-$flavour
 
-# Minimal package set: boot, network, time, firewall, SSH (off by default), RAUC, TLS roots.
+# Minimal package set: boot, network, time, firewall, SSH (off by default), RAUC, TLS roots; jemalloc for the
+# forwarder (its unit preloads it: glibc malloc contention between .NET and librdkafka threads, docs/benchmarks.md).
 packages=(
   systemd-sysv udev dbus linux-image-amd64 grub-common
   systemd-timesyncd systemd-resolved nftables iproute2 kmod openssh-server
-  rauc rauc-service e2fsprogs ca-certificates libssl3 zlib1g
+  rauc rauc-service e2fsprogs ca-certificates libssl3 zlib1g libjemalloc2
 )
 if [[ $flavour == production ]]; then
   packages+=(openjdk-17-jre-headless)

@@ -281,6 +281,12 @@ except (socket.timeout, ConnectionError, OSError):
       else
         pass "forwarder active (Type=notify READY), after the boot settled ($((SECONDS - boot_start)) s after QEMU start)"
       fi
+      preload=$(ssh_admin systemctl show -p Environment --value appliance-forwarder.service | tr ' ' '\n' | sed -n 's/^LD_PRELOAD=//p')
+      if [[ -n $preload ]] && ssh_admin test -f "$preload"; then
+        pass "forwarder runs with $(basename "$preload") preloaded (present in the image)"
+      else
+        fail "forwarder preload '${preload:-none}' missing from the image"
+      fi
       wd=$(ssh_admin systemctl show -p WatchdogUSec --value appliance-forwarder.service)
       code=$(in_ns curl -s -o /dev/null -m 20 -w '%{http_code}' "http://127.0.0.1:$STATUS_PORT/" || true)
       if [[ $code == 200 ]]; then

@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Globalization;
+using Appliance.TestKit;
+using Confluent.Kafka;
+
+namespace Appliance.Benchmarks.Produce;
+
+/// <summary>
+/// What per-record headers cost a Confluent.Kafka producer, and what the C allocator has to do with it: 100 B records
+/// with 0, 1, 3 and 6 headers (the forwarder adds six provenance headers) produced to an in-process mock cluster
+/// (idempotent, acks=all, no delivery-report fields), with glibc malloc and with jemalloc preloaded (a child
+/// process per allocator, since LD_PRELOAD only acts at process start).
+/// </summary>
+internal sealed class ProduceBenchmark : IBenchmark
+{
+    private const string Jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+
+    public string Name => "produce";
+
+    public string Description => "producer cost of 0/1/3/6 headers per 100 B record, glibc malloc vs jemalloc [--records 1000000] [--malloc glibc|jemalloc|both]";
+
+    public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var records = Arg(args, "--records") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : 1_000_000;
+        var malloc = Arg(args, "--malloc") ?? "both";
+        if (malloc == "both")
+        {
+            if (!File.Exists(Jemalloc))
+            {
+                Console.Error.WriteLine($"{Jemalloc} is missing (apt-get install libjemalloc2); use --malloc glibc");
+                return 2;
+            }
+
+            Console.WriteLine($"| allocator | headers | records/s | CPU µs per record |");
+            Console.WriteLine("|---|---|---|---|");
+            foreach (var m in new[] { "glibc", "jemalloc", "glibc", "jemalloc" })
+            {
+                var options = new ChildProcessOptions { CloseStdin = true };
+                if (m == "jemalloc")
+                {
+                    options.Environment["LD_PRELOAD"] = Jemalloc;
+                }
+
+                await using var child = ChildProcess.StartDotnet(typeof(ProduceBenchmark).Assembly.Location, ["produce", "--records", records.ToString(CultureInfo.InvariantCulture), "--malloc", m], options);
+                var exit = await child.WaitForExitAsync(TimeSpan.FromMinutes(10));
+                foreach (var line in child.StdoutLines.Where(l => l.StartsWith('|')))
+                {
+                    Console.WriteLine(line);
+                }
+
+                if (exit != 0)
+                {
+                    Console.Error.WriteLine(string.Join("\n", child.StderrLines.TakeLast(20)));
+                    return exit;
+                }
+            }
+
+            return 0;
+        }
+
+        using var cluster = new MockKafkaCluster();
+        cluster.CreateTopic("t", 4);
+        string[] names = ["edge.site", "edge.topic", "edge.partition", "edge.offset", "edge.timestamp", "edge.lane"];
+        var headerValue = "1795581716925"u8.ToArray();
+        var value = new byte[100];
+        var key = new byte[8];
+        // The first two passes warm the JIT up and are not reported.
+        foreach (var (headers, report) in new[] { (0, false), (6, false), (0, true), (1, true), (3, true), (6, true) })
+        {
+            var config = KafkaTestHelpers.ProducerConfig(cluster.BootstrapServers);
+            config.LingerMs = 5;
+            config.BatchSize = 1_000_000;
+            config.QueueBufferingMaxMessages = 2_000_000;
+            config.DeliveryReportFields = "none";
+            using var producer = new ProducerBuilder<byte[], byte[]>(config).Build();
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var sw = Stopwatch.StartNew();
+            for (var i = 0; i < records; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                Headers? h = null;
+                if (headers > 0)
+                {
+                    h = [];
+                    for (var j = 0; j < headers; j++)
+                    {
+                        h.Add(names[j], headerValue);
+                    }
+                }
+
+                while (true)
+                {
+                    try
+                    {
+                        producer.Produce(new TopicPartition("t", i & 3), new Message<byte[], byte[]> { Key = key, Value = value, Headers = h });
+                        break;
+                    }
+                    catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+                    {
+                        producer.Poll(TimeSpan.FromMilliseconds(5));
+                    }
+                }
+            }
+
+            if (producer.Flush(TimeSpan.FromMinutes(2)) > 0)
+            {
+                throw new InvalidOperationException("the mock did not acknowledge every record");
+            }
+
+            sw.Stop();
+            cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+            if (report)
+            {
+                Console.WriteLine($"| {malloc} | {headers} | {records / sw.Elapsed.TotalSeconds:N0} | {cpu.TotalMilliseconds * 1000 / records:F2} |");
+            }
+        }
+
+        return 0;
+    }
+
+    private static string? Arg(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}
