@@ -86,15 +86,47 @@ public static class ApplianceCtl
     {
         var config = new Command("config", "Check and show configuration files");
         var file = new Argument<string[]>("file") { Description = "Configuration JSON file(s); later files override earlier ones, as in the service", Arity = ArgumentArity.OneOrMore };
-        var validate = new Command("validate", "Check JSON syntax and the rules the service checks at start-up") { file };
+        var forwarder = new Option<string>("--forwarder")
+        {
+            Description = $"The forwarder whose start-up rules are applied (default: ${ForwarderCheck.PathVariable} or {ForwarderCheck.DefaultPath}); without it only JSON syntax and the Buffer section are checked",
+            DefaultValueFactory = _ => ForwarderCheck.DefaultForwarder,
+        };
+        var validate = new Command("validate", "Check JSON syntax and every rule the service checks at start-up (appliance-forwarder --check-config)") { file, forwarder };
         validate.SetAction(async (pr, ct) =>
         {
             var files = pr.GetValue(file)!;
-            var problems = ConfigTools.Validate(files, validators);
             var o = pr.InvocationConfiguration.Output;
+            var path = pr.GetValue(forwarder)!;
+            var syntax = files.Select(ConfigTools.SyntaxError).OfType<string>().ToList();
+            IReadOnlyList<string> problems;
+            string checkedBy;
+            if (syntax.Count > 0)
+            {
+                problems = syntax;
+                checkedBy = "JSON syntax";
+            }
+            else if (File.Exists(path) && files.Length <= 2)
+            {
+                var (exit, found, output) = await ForwarderCheck.RunAsync(path, files, TimeSpan.FromSeconds(60), ct);
+                if (exit is not (ExitCodes.Ok or ForwarderCheck.InvalidConfiguration))
+                {
+                    await pr.InvocationConfiguration.Error.WriteLineAsync($"appliancectl: {path} --check-config failed (exit {exit}): {output}");
+                    return ExitCodes.Failure;
+                }
+
+                problems = found;
+                checkedBy = $"every start-up rule of {path}";
+            }
+            else
+            {
+                problems = ConfigTools.Validate(files, validators);
+                checkedBy = $"JSON syntax, {string.Join(", ", validators.Select(v => v.Name))} only: "
+                    + (files.Length > 2 ? "the service takes at most two files (--config, --site-config)" : $"{path} not found (--forwarder)");
+            }
+
             if (problems.Count == 0)
             {
-                await o.WriteLineAsync($"OK: {string.Join(", ", files)} (checked: JSON syntax, {string.Join(", ", validators.Select(v => v.Name))})");
+                await o.WriteLineAsync($"OK: {string.Join(", ", files)} (checked: {checkedBy})");
                 return ExitCodes.Ok;
             }
 

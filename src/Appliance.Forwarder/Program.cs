@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 var parsed = ForwarderArguments.Parse(args, out var argError);
 if (parsed is null)
 {
-    await Console.Error.WriteLineAsync($"appliance-forwarder: {argError}\nusage: appliance-forwarder [--config <file.json>] [--site-config <site.json>] [--Section:Key=value ...]");
+    await Console.Error.WriteLineAsync($"appliance-forwarder: {argError}\nusage: appliance-forwarder [--config <file.json>] [--site-config <site.json>] [--check-config] [--Section:Key=value ...]");
     return ExitCodes.Usage;
 }
 
@@ -27,6 +27,13 @@ catch (Exception e) when (e is FileNotFoundException or InvalidDataException or 
 {
     await Console.Error.WriteLineAsync($"appliance-forwarder: invalid configuration: {e.Message}");
     return ExitCodes.Config;
+}
+
+if (parsed.CheckConfig)
+{
+    // Like `sshd -t`: the same sources and rules as a start, and nothing started (appliancectl config validate uses it).
+    await Console.Out.WriteLineAsync("appliance-forwarder: configuration OK");
+    return ExitCodes.Ok;
 }
 
 using var host = ForwarderHostBuilder.Build(parsed);

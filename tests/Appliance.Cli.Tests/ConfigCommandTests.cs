@@ -117,6 +117,53 @@ public sealed class ConfigCommandTests
         Assert.Contains("/nonexistent/forwarder.json: cannot read", output, StringComparison.Ordinal);
     }
 
+    /// <summary>The real forwarder, built beside the tests: its --check-config applies every start-up rule.</summary>
+    private static string Forwarder => Path.Combine(AppContext.BaseDirectory, "appliance-forwarder.dll");
+
+    private const string ForwarderConfig = """
+        {
+          "Buffer": { "DataDirectory": "/data/forwarder/buffer", "TotalBudgetBytes": 1073741824,
+                      "Lanes": [ { "Name": "critical", "QuotaBytes": 268435456 }, { "Name": "bulk", "QuotaBytes": 536870912, "FullPolicy": "DropOldest" } ] },
+          "Edge": { "BootstrapServers": "127.0.0.1:9092" },
+          "Central": { "BootstrapServers": "central.example.net:9093" },
+          "Routes": [ { "Topics": [ "orders" ], "Lane": "critical" }, { "Topics": [ "^sensors\\..*" ], "Lane": "LANE" } ]
+        }
+        """;
+
+    [Fact]
+    public async Task ConfigValidate_WithForwarder_ConfigAndSiteFile_Ok()
+    {
+        using var dir = new Appliance.TestKit.TempDirectory("cfg");
+        var config = dir.Combine("forwarder.json");
+        var site = dir.Combine("site.json");
+        await File.WriteAllTextAsync(config, ForwarderConfig.Replace("LANE", "bulk", StringComparison.Ordinal));
+        await File.WriteAllTextAsync(site, """{ "Site": { "Id": "store-0042" } }""");
+        var (exit, output, error) = await CliRunner.RunAsync("config", "validate", "--forwarder", Forwarder, config, site);
+        Assert.True(exit == ExitCodes.Ok, output + error);
+        Assert.Equal($"OK: {config}, {site} (checked: every start-up rule of {Forwarder})\n", output);
+    }
+
+    [Fact]
+    public async Task ConfigValidate_WithForwarder_RouteAndSiteProblems_NamedByKey()
+    {
+        using var dir = new Appliance.TestKit.TempDirectory("cfg");
+        var config = dir.Combine("forwarder.json");
+        await File.WriteAllTextAsync(config, ForwarderConfig.Replace("LANE", "fast", StringComparison.Ordinal));
+        var (exit, output, _) = await CliRunner.RunAsync("config", "validate", "--forwarder", Forwarder, config);
+        Assert.Equal(ExitCodes.Failure, exit);
+        Assert.Contains("INVALID: 2 problem(s)", output, StringComparison.Ordinal);
+        Assert.Contains("  Routes:1:Lane: unknown lane 'fast' (Buffer:Lanes has: critical, bulk)", output, StringComparison.Ordinal);
+        Assert.Contains("  Site:Id:", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConfigValidate_ForwarderNotInstalled_ChecksBufferOnlyAndSaysSo()
+    {
+        var (exit, output, _) = await CliRunner.RunAsync("config", "validate", "--forwarder", "/nonexistent/appliance-forwarder", Golden.Input("config-with-secrets.json"));
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.Contains("(checked: JSON syntax, Buffer only: /nonexistent/appliance-forwarder not found (--forwarder))", output, StringComparison.Ordinal);
+    }
+
     private sealed class RequireSite : IConfigurationValidator
     {
         public string Name => "Site";

@@ -33,7 +33,8 @@ public static class ExitCodes
 /// <param name="ConfigFile">Extra JSON configuration (<c>--config</c>), required to exist when given.</param>
 /// <param name="SiteConfigFile">Site identity JSON (<c>--site-config</c>), optional file.</param>
 /// <param name="Remaining">Other arguments (configuration overrides <c>--Key=value</c>).</param>
-public sealed record ForwarderArguments(string? ConfigFile, string? SiteConfigFile, string[] Remaining)
+/// <param name="CheckConfig"><c>--check-config</c>: validate the configuration as at start-up, report, and exit (0 valid, 78 invalid) without starting anything.</param>
+public sealed record ForwarderArguments(string? ConfigFile, string? SiteConfigFile, string[] Remaining, bool CheckConfig = false)
 {
     /// <summary>Parses the arguments; returns null and an error for a bad command line.</summary>
     public static ForwarderArguments? Parse(string[] args, out string? error)
@@ -41,6 +42,7 @@ public sealed record ForwarderArguments(string? ConfigFile, string? SiteConfigFi
         ArgumentNullException.ThrowIfNull(args);
         error = null;
         string? config = null, site = null;
+        var check = false;
         var rest = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
@@ -62,6 +64,10 @@ public sealed record ForwarderArguments(string? ConfigFile, string? SiteConfigFi
                     site = args[++i];
                 }
             }
+            else if (a == "--check-config")
+            {
+                check = true;
+            }
             else if (a.StartsWith("--config=", StringComparison.Ordinal))
             {
                 config = a["--config=".Length..];
@@ -76,7 +82,7 @@ public sealed record ForwarderArguments(string? ConfigFile, string? SiteConfigFi
             }
         }
 
-        return new ForwarderArguments(config, site, [.. rest]);
+        return new ForwarderArguments(config, site, [.. rest], check);
     }
 }
 

@@ -38,6 +38,29 @@ public sealed class ConfigErrorTests
         Assert.StartsWith("appliance-forwarder: invalid configuration", child.StderrLines[0], StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task CheckConfig_ValidThenInvalid_ReportsWithoutStarting()
+    {
+        using var dir = new TempDirectory("fwd-check");
+        var config = ValidConfig(dir);
+        var path = dir.Combine("forwarder.json");
+        await File.WriteAllTextAsync(path, config.ToJsonString());
+        await using (var ok = ChildProcess.StartDotnet(Dll, ["--check-config", "--config", path]))
+        {
+            Assert.Equal(0, await ok.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+            Assert.Equal(["appliance-forwarder: configuration OK"], ok.StdoutLines);
+        }
+
+        // Nothing was started: no buffer directory was created.
+        Assert.False(Directory.Exists(config["Buffer"]!["DataDirectory"]!.GetValue<string>()));
+
+        Apply(config, "$.Routes[0].Lane=fast");
+        await File.WriteAllTextAsync(path, config.ToJsonString());
+        await using var bad = ChildProcess.StartDotnet(Dll, ["--check-config", "--config", path]);
+        Assert.Equal(78, await bad.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains("Routes:0:Lane: unknown lane 'fast'", string.Join("\n", bad.StderrLines), StringComparison.Ordinal);
+    }
+
     public static TheoryData<string, string, string> StepCases => new()
     {
         { "unknown step", "$.Routes[0].Steps[0].Type=aggregate", "Route 'critical' (Routes[0]): step 0 (aggregate): unknown step type 'aggregate'" },
