@@ -45,8 +45,9 @@ public sealed class BufferLane : IDisposable
     private TaskCompletionSource _durableSignal = NewSignal();
     private TaskCompletionSource _spaceSignal = NewSignal();
 
-    internal BufferLane(DurableBuffer owner, LaneOptions options, int priority, FasterLog log, LaneState recovered, ILogger logger)
+    internal BufferLane(DurableBuffer owner, LaneOptions options, int priority, FasterLog log, LaneState recovered, ILogger logger, LaneCommitManager commitManager)
     {
+        CommitManager = commitManager;
         _owner = owner;
         Options = options;
         Priority = priority;
@@ -72,6 +73,8 @@ public sealed class BufferLane : IDisposable
     public LaneReader Reader { get; }
 
     internal FasterLog Log { get; }
+
+    internal LaneCommitManager CommitManager { get; }
 
     /// <summary>Serializes delivery (a lease) against eviction, so a batch is never both delivered and counted as dropped.</summary>
     internal SemaphoreSlim DeliveryGate { get; } = new(1, 1);

@@ -83,6 +83,9 @@ public sealed class BufferOptions
     /// <summary>Seam for fault-injection tests: creates a lane's log device from its base path. Not bound from configuration.</summary>
     internal Func<string, FASTER.core.IDevice>? DeviceFactory { get; set; }
 
+    /// <summary>Seam for fault-injection tests: called with each lane's commit manager when the lane is opened. Not bound from configuration.</summary>
+    internal Action<string, LaneCommitManager>? CommitManagerCreated { get; set; }
+
     /// <summary>Checks the rules that DataAnnotations cannot express. Returns one message per problem, naming the key.</summary>
     public IEnumerable<string> ValidateCrossField()
     {

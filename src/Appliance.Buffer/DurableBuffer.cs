@@ -343,7 +343,15 @@ public sealed class DurableBuffer : IAsyncDisposable
             var started = await lane.BeginCommitAsync(ct);
             if (started is { } c)
             {
-                await lane.Log.WaitForCommitAsync(c.Tail, c.CommitNum, ct);
+                // A failed metadata write is swallowed inside FASTER's commit worker and that commit never completes:
+                // the manager's failure ends the wait instead.
+                var committed = lane.Log.WaitForCommitAsync(c.Tail, c.CommitNum, ct).AsTask();
+                if (await Task.WhenAny(committed, lane.CommitManager.Failed) != committed)
+                {
+                    throw new IOException($"commit metadata of lane '{lane.Name}' could not be written: {lane.CommitManager.Failed.Result.Message}", lane.CommitManager.Failed.Result);
+                }
+
+                await committed;
                 lane.CompleteCommit(c.Version, c.State, c.Tail);
             }
         }
@@ -458,6 +466,8 @@ public sealed class DurableBuffer : IAsyncDisposable
         var sw = Stopwatch.StartNew();
         var device = owner.Options.DeviceFactory?.Invoke(Path.Combine(dir, "log"))
             ?? Devices.CreateLogDevice(Path.Combine(dir, "log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
+        var commits = new LaneCommitManager(Path.Combine(dir, "commits"));
+        owner.Options.CommitManagerCreated?.Invoke(lo.Name, commits);
         var settings = new FasterLogSettings
         {
             LogDevice = device,
@@ -471,10 +481,9 @@ public sealed class DurableBuffer : IAsyncDisposable
             // hole (seen in CrashTests). Normal commits write metadata only once the log is flushed contiguously
             // past the commit point.
             FastCommitMode = false,
-            LogCommitManager = new DeviceLogCommitCheckpointManager(
-                new LocalStorageNamedDeviceFactory(),
-                new DefaultCheckpointNamingScheme(Path.Combine(dir, "commits")),
-                removeOutdated: true),
+            // Our own manager, in FASTER's file layout: FASTER's ignores a failed metadata write (full disk) and then
+            // deletes the previous commit, which loses the whole lane at the next restart (LaneCommitManager).
+            LogCommitManager = commits,
             TryRecoverLatest = true,
             AutoRefreshSafeTailAddress = false,
         };
@@ -483,8 +492,20 @@ public sealed class DurableBuffer : IAsyncDisposable
         try
         {
             log = new FasterLog(settings);
+            if (commits.FilesAtOpen > 0 && commits.RecoveredCommit is null)
+            {
+                // FASTER found commit files but could use none, and would start the lane empty: that silently drops
+                // everything the lane held. Refuse instead.
+                throw new BufferCorruptionException($"lane '{lo.Name}': none of its {commits.FilesAtOpen} commit metadata file(s) in {Path.Combine(dir, "commits")} can be read; refusing to open it empty, which would lose what it held (inspect with appliancectl buffer inspect, then move the directory aside)");
+            }
+
+            if (commits.UnreadableNewer > 0)
+            {
+                BufferLog.UnreadableCommits(logger, lo.Name, commits.UnreadableNewer, commits.RecoveredCommit ?? 0);
+            }
+
             var state = LaneState.Deserialize(log.RecoveredCookie, lo.Name);
-            var lane = new BufferLane(owner, lo, priority, log, state, logger);
+            var lane = new BufferLane(owner, lo, priority, log, state, logger, commits);
             VerifyCommittedTail(lane, owner.Options.PageSizeBits);
             ReportTornTail(lane, Path.Combine(dir, "log"), owner.Options.SegmentSizeBits, logger);
             if (created)

@@ -22,4 +22,7 @@ internal static partial class BufferLog
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Lane {Lane} created")]
     public static partial void LaneCreated(ILogger logger, string lane);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Lane {Lane}: {Files} commit metadata file(s) newer than commit {Commit} could not be read (a crash while one was written; never reported as committed); recovered from commit {Commit}")]
+    public static partial void UnreadableCommits(ILogger logger, string lane, int files, long commit);
 }

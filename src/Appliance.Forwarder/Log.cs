@@ -62,6 +62,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 2108, Level = LogLevel.Debug, Message = "Measuring the edge consumer lag failed (the last figures stay): {Reason}")]
     public static partial void LagQueryFailed(ILogger logger, string reason);
 
+    [LoggerMessage(EventId = 2109, Level = LogLevel.Debug, Message = "Edge consumer error again: {Reason} ({Code})")]
+    public static partial void EdgeErrorRepeated(ILogger logger, string reason, string code);
+
+    [LoggerMessage(EventId = 2110, Level = LogLevel.Information, Message = "Edge broker delivering again ({Errors} client errors while it was not)")]
+    public static partial void EdgeRecovered(ILogger logger, int errors);
+
     // 2200-2299: drain
     [LoggerMessage(EventId = 2200, Level = LogLevel.Information, Message = "Drain session started: {Mode}, transactional id {TransactionalId}")]
     public static partial void SessionStarted(ILogger logger, string mode, string transactionalId);

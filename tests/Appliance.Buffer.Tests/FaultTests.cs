@@ -128,6 +128,86 @@ public sealed class FaultTests : BufferTestBase
         Assert.Equal([0L], ReadAll(reopened.Lane("critical")).Select(e => e.Record!.Source.Offset));
     }
 
+    /// <summary>
+    /// The disk fills up while commit metadata is written (chaos disk-full-6 lost a whole lane that way with FASTER's
+    /// own commit manager, which ignores the failed write and deletes the previous commit): the buffer faults, nothing
+    /// of the failed commit is acknowledged, and a restart returns everything committed before.
+    /// </summary>
+    [Fact]
+    public async Task Commit_MetadataWriteFailsLikeAFullDisk_BufferFaultsAndRestartKeepsEverythingCommittedBefore()
+    {
+        var options = Options(Dir);
+        var managers = new ConcurrentDictionary<string, LaneCommitManager>();
+        options.CommitManagerCreated = (lane, m) => managers[lane] = m;
+        var buffer = DurableBuffer.Open(options);
+        for (var i = 0; i < 100; i++)
+        {
+            await buffer.Lane("critical").AppendAsync(Rec(i));
+        }
+
+        await buffer.WhenDurableAsync();
+        foreach (var m in managers.Values)
+        {
+            m.OpenForWriteForTests = _ => throw new IOException("No space left on device");
+        }
+
+        await buffer.Lane("critical").AppendAsync(Rec(100));
+        await Assert.ThrowsAsync<BufferFaultedException>(async () => await buffer.WhenDurableAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(buffer.IsFaulted);
+        Assert.Contains("No space left on device", buffer.FaultException!.ToString(), StringComparison.Ordinal);
+        await buffer.DisposeAsync();
+
+        await using var reopened = DurableBuffer.Open(Options(Dir));
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => (long)i), ReadAll(reopened.Lane("critical")).Select(e => e.Record!.Source.Offset));
+    }
+
+    [Fact]
+    public async Task Open_EveryCommitFileUnreadable_RefusesInsteadOfStartingTheLaneEmpty()
+    {
+        var options = Options(Dir);
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            await buffer.Lane("critical").AppendAsync(Rec(0));
+            await buffer.WhenDurableAsync();
+        }
+
+        foreach (var f in Directory.EnumerateFiles(Path.Combine(Dir, "lanes", "critical", "commits", "log-commits")))
+        {
+            await File.WriteAllBytesAsync(f, [1, 2, 3]);
+        }
+
+        var e = Assert.Throws<BufferCorruptionException>(() => DurableBuffer.Open(options));
+        Assert.Contains("lane 'critical': none of its", e.Message, StringComparison.Ordinal);
+        Assert.Contains("refusing to open it empty", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Open_NewestCommitFileTorn_RecoversFromThePreviousCommitAndSaysSo()
+    {
+        var options = Options(Dir);
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await buffer.Lane("critical").AppendAsync(Rec(i));
+                await buffer.WhenDurableAsync();
+            }
+        }
+
+        // A crash while the newest commit file was being written: its content is cut short.
+        var newest = Directory.EnumerateFiles(Path.Combine(Dir, "lanes", "critical", "commits", "log-commits"))
+            .OrderByDescending(f => long.Parse(Path.GetFileName(f)["commit.".Length..], System.Globalization.CultureInfo.InvariantCulture)).First();
+        var bytes = await File.ReadAllBytesAsync(newest);
+        await File.WriteAllBytesAsync(newest, bytes[..(bytes.Length / 2)]);
+
+        var logs = new CapturingLoggerFactory();
+        await using var reopened = DurableBuffer.Open(options, logs);
+        var offsets = ReadAll(reopened.Lane("critical")).Select(e => e.Record!.Source.Offset).ToList();
+        Assert.Equal(Enumerable.Range(0, offsets.Count).Select(i => (long)i), offsets);
+        Assert.InRange(offsets.Count, 9, 10);
+        Assert.Contains(logs.Messages, m => m.Contains("could not be read", StringComparison.Ordinal) && m.Contains("critical", StringComparison.Ordinal));
+    }
+
     private sealed class FaultyDevice(IDevice inner) : StorageDeviceBase(inner.FileName, inner.SectorSize, inner.Capacity)
     {
         public volatile bool Fail;

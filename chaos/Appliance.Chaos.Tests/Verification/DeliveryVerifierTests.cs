@@ -182,6 +182,58 @@ public sealed class DeliveryVerifierTests
     }
 
     [Fact]
+    public void Verify_RecordStoredTwiceAtTheEdge_EachEdgeRecordOnce_IsNotAForwardingDuplicate()
+    {
+        var v = Produced(3);
+        // The edge holds seq 1 at its acknowledged offset 101 and again at 150.
+        v.EdgeLookup = p => p.Offset switch { 100 => ("critical-k1", 0), 101 or 150 => ("critical-k1", 1), 102 => ("critical-k1", 2), _ => null };
+        v.RecordDelivered(At(0, 0));
+        v.RecordDelivered(At(1, 1));
+        // The edge stored seq 1 again at offset 150 (a producer retry across an edge restart); both edge records arrive once.
+        v.RecordDelivered(At(2, 1, sourceOffset: 150));
+        v.RecordDelivered(At(3, 2));
+
+        var r = v.Verify();
+
+        Assert.True(r.Passed, string.Join("\n", r.Failures));
+        Assert.Equal(0, r.Duplicated);
+        Assert.Equal(1, r.EdgeDuplicates);
+        Assert.Contains(r.Notes, n => n.StartsWith("1 records stored twice at the edge", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Verify_SecondCopyNamingAnOffsetTheEdgeDoesNotHoldItAt_StillFails()
+    {
+        var v = Produced(2);
+        v.EdgeLookup = p => p.Offset switch { 100 => ("critical-k1", 0), 101 => ("critical-k1", 1), _ => null };
+        v.RecordDelivered(At(0, 0));
+        v.RecordDelivered(At(1, 1));
+        v.RecordDelivered(At(2, 1, sourceOffset: 150));
+
+        var r = v.Verify();
+
+        Assert.False(r.Passed);
+        Assert.Equal(1, r.Duplicated);
+        Assert.Equal(0, r.EdgeDuplicates);
+    }
+
+    [Fact]
+    public void Verify_SecondCopyNamingAnotherPartition_StillFails()
+    {
+        var v = Produced(2);
+        v.EdgeLookup = _ => ("critical-k1", 1);
+        v.RecordDelivered(At(0, 0));
+        v.RecordDelivered(At(1, 1));
+        v.RecordDelivered(At(2, 1, partition: 0) with { Source = new Provenance("edge-t", 5, 101) });
+
+        var r = v.Verify();
+
+        Assert.False(r.Passed);
+        Assert.Equal(1, r.Duplicated);
+        Assert.Equal(0, r.EdgeDuplicates);
+    }
+
+    [Fact]
     public void Verify_AtLeastOnceDroppedRecordDeliveredByFailedAttempt_CountsInsideTheGap()
     {
         var v = Produced(10, DuplicateCheck.ProvenanceDedup);

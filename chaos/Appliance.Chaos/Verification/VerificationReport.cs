@@ -40,6 +40,9 @@ public sealed class VerificationReport
     /// <summary>Extra copies at central with the same provenance as the first copy (redeliveries).</summary>
     public long Redelivered { get; init; }
 
+    /// <summary>Records the edge itself held twice (two edge offsets, one acknowledged), each delivered once: not a forwarding duplicate.</summary>
+    public long EdgeDuplicates { get; init; }
+
     /// <summary>How duplicates were judged.</summary>
     public DuplicateCheck DuplicateCheck { get; init; }
 

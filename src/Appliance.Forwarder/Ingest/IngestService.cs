@@ -30,9 +30,12 @@ public sealed class IngestService : BackgroundService
     // State below is touched only by the ingest thread (including the rebalance callbacks, which run inside Consume).
     private readonly Dictionary<TopicPartition, long> _next = [];
 
-    // How often the consumer lag is measured for the operations surface (local client state only, no broker request).
+    // How often the consumer lag is measured for the operations surface (one background ListOffsets request).
     private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
     private Task<ListOffsetsResult>? _endOffsets;
+
+    // Edge client errors since the last record was taken (one warning per outage, see the error handler).
+    private int _edgeErrors;
     private readonly Dictionary<TopicPartition, string> _pausedLaneOf = [];
     private readonly Dictionary<TopicPartition, long> _seekOnResume = [];
     private readonly Dictionary<string, (Task Space, long SinceMs)> _pausedLanes = new(StringComparer.Ordinal);
@@ -92,7 +95,16 @@ public sealed class IngestService : BackgroundService
             .SetErrorHandler((_, e) =>
             {
                 _activity?.EdgeError(e.Code == ErrorCode.Local_AllBrokersDown);
-                Log.EdgeError(_logger, e.Reason, e.Code.ToString());
+                // librdkafka reports every failed reconnect: one warning per outage, the repeats at debug level, so
+                // a broker outage does not flood the journal (and its rate limit does not hide other lines).
+                if (Interlocked.Increment(ref _edgeErrors) == 1 || e.IsFatal)
+                {
+                    Log.EdgeError(_logger, e.Reason, e.Code.ToString());
+                }
+                else
+                {
+                    Log.EdgeErrorRepeated(_logger, e.Reason, e.Code.ToString());
+                }
             })
             .SetLogHandler((_, m) => Log.Client(_logger, m))
             .Build();
@@ -151,6 +163,7 @@ public sealed class IngestService : BackgroundService
                     await _buffer.WhenDurableAsync(ct);
                     await StoreProgressAsync(ct);
                 }
+
 
                 if (_dirty.Count > 0 && _time.GetElapsedTime(lastCommit).TotalMilliseconds >= _config.Edge.OffsetCommitIntervalMs)
                 {
@@ -245,6 +258,11 @@ public sealed class IngestService : BackgroundService
 
     private void MarkTaken(TopicPartition tp, long offset)
     {
+        if (Volatile.Read(ref _edgeErrors) != 0)
+        {
+            Log.EdgeRecovered(_logger, Interlocked.Exchange(ref _edgeErrors, 0));
+        }
+
         _next[tp] = offset + 1;
         _dirty.Add(tp);
         _progressDirty.Add(tp);
