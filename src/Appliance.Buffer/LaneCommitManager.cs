@@ -49,6 +49,9 @@ internal sealed class LaneCommitManager : ILogCommitManager
     /// <summary>Test seam: opens a commit file for writing (e.g. to fail like a full disk).</summary>
     internal Func<string, Stream>? OpenForWriteForTests { get; set; }
 
+    /// <summary>Test seam: syncs the commit directory after a commit file was written.</summary>
+    internal Action<string>? SyncDirectoryForTests { get; set; }
+
     /// <inheritdoc />
     public void Commit(long beginAddress, long untilAddress, byte[] commitMetadata, long commitNum, bool forceWriteMetadata)
     {
@@ -67,6 +70,9 @@ internal sealed class LaneCommitManager : ILogCommitManager
                 fs.Write(bytes);
                 fs.Flush();
             }
+
+            // And the directory entry that names the new file, before the commit counts and older files go.
+            (SyncDirectoryForTests ?? DirectorySync.Flush)(_dir);
         }
         catch (Exception e)
         {

@@ -71,11 +71,45 @@ public sealed class LaneCommitManagerTests : BufferTestBase
         var m = NewManager();
         m.Commit(64, 128, [1], 1, false);
         m.OpenForWriteForTests = _ => throw new IOException("No space left on device");
-        Assert.Throws<IOException>(() => m.Commit(64, 192, [2], 2, false));
-        var failure = await m.Failed.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Contains("No space left", failure.Message, StringComparison.Ordinal);
-        Assert.Equal([1L], m.ListCommits());
-        Assert.Equal([1], m.GetCommitMetadata(1));
+        await AssertNextCommitFailsKeepingThePreviousAsync(m, "No space left");
+    }
+
+    [Fact]
+    public void Commit_SyncsTheDirectoryOnceTheFileIsWrittenAndBeforeOlderFilesGo()
+    {
+        var m = NewManager();
+        var seen = new List<string[]>();
+        m.SyncDirectoryForTests = dir =>
+        {
+            Assert.Equal(Commits, dir);
+            seen.Add([.. m.ListCommits().Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        };
+        m.Commit(64, 128, [1], 1, false);
+        m.Commit(64, 192, [2], 2, false);
+        m.Commit(64, 256, [3], 3, false);
+
+        // At each sync the new file is there and nothing older has been deleted yet.
+        Assert.Equal([["1"], ["2", "1"], ["3", "2", "1"]], seen);
+        Assert.Equal([3L, 2L], m.ListCommits());
+    }
+
+    [Fact]
+    public async Task Commit_DirectorySyncFails_ThrowsAndKeepsThePreviousCommit()
+    {
+        var m = NewManager();
+        m.Commit(64, 128, [1], 1, false);
+        m.SyncDirectoryForTests = _ => throw new IOException("fsync of directory failed: Input/output error (errno 5)");
+        await AssertNextCommitFailsKeepingThePreviousAsync(m, "errno 5");
+    }
+
+    [Fact]
+    public void DirectorySync_ExistingDirectory_Succeeds_MissingOne_NamesIt()
+    {
+        DirectorySync.Flush(Dir);
+        var missing = Path.Combine(Dir, "no-such-dir");
+        var e = Assert.Throws<IOException>(() => DirectorySync.Flush(missing));
+        Assert.Contains(missing, e.Message, StringComparison.Ordinal);
+        Assert.Contains("errno 2", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -91,5 +125,14 @@ public sealed class LaneCommitManagerTests : BufferTestBase
         Assert.Equal(2, reopened.RecoveredCommit);
         Assert.Equal(1, reopened.UnreadableNewer);
         Assert.Equal([2L], reopened.ListCommits());
+    }
+
+    private static async Task AssertNextCommitFailsKeepingThePreviousAsync(LaneCommitManager m, string reason)
+    {
+        Assert.Throws<IOException>(() => m.Commit(64, 192, [2], 2, false));
+        var failure = await m.Failed.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Contains(reason, failure.Message, StringComparison.Ordinal);
+        Assert.Equal([1L], m.ListCommits());
+        Assert.Equal([1], m.GetCommitMetadata(1));
     }
 }
