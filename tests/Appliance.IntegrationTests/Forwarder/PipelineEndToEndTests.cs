@@ -123,23 +123,22 @@ public sealed class PipelineEndToEndTests
 
         env.Produce(workload.Flush);
         List<Received> got;
-        List<string> restored;
-        List<string> assigned;
+        string restored;
         await using (var final = ChildProcess.StartDotnet(dll, ["--config", env.Config]))
         {
             got = await ReadAsync(env.Central, env.CentralTopic, workload.Expected.Count, TimeSpan.FromSeconds(180), distinctByIdentity: true, describe: () => final.OutputTail(), expectedIds: workload.Expected.Keys);
 
             // Windows were open when the previous run was killed: the final run resumes before the buffer's resume point.
-            assigned = final.StdoutLines.Where(l => l.Contains(" assigned, resuming at ", StringComparison.Ordinal)).ToList();
-            restored = assigned.Where(l => l.Contains("(pipeline restore)", StringComparison.Ordinal)).ToList();
+            // Waited for, not sampled: the child's console logger writes on its own thread and may lag behind the
+            // records it already delivered (a snapshot here found no assignment line at all about once in 12 runs).
+            restored = await final.WaitForLineAsync(l => l.Contains("(pipeline restore)", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
             final.Terminate();
             Assert.Equal(0, await final.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         }
 
         var duplicates = got.Count - got.Select(Identity).Distinct().Count();
         _output.WriteLine($"{kills} kills; {got.Count} aggregates read ({duplicates} duplicates), expected {workload.Expected.Count} distinct; {sw.Elapsed.TotalSeconds:F0} s");
-        _output.WriteLine(string.Join(Environment.NewLine, restored));
-        Assert.True(restored.Count > 0, "no partition resumed before the buffer's resume point; assignments of the final run:" + Environment.NewLine + string.Join(Environment.NewLine, assigned));
+        _output.WriteLine(restored);
         AssertSameAggregates(workload.Expected, got, allowDuplicates: true);
     }
 
