@@ -25,6 +25,7 @@ internal sealed class LaneCommitManager : ILogCommitManager
     private readonly string _dir;
     private readonly TaskCompletionSource<Exception> _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _previous = -1;
+    private long _beforePrevious = -1;
 
     /// <summary>Creates the manager for a lane's <c>commits</c> directory.</summary>
     public LaneCommitManager(string commitsDirectory)
@@ -81,15 +82,14 @@ internal sealed class LaneCommitManager : ILogCommitManager
             throw;
         }
 
-        // The new commit is durable: the one before it is kept as a fallback, older ones go.
-        if (_previous >= 0)
+        // The new commit is durable: the one before it is kept as a fallback, the one before that goes. (Recovery
+        // removed everything older; a file whose deletion failed stays until the next recovery.)
+        if (_beforePrevious >= 0)
         {
-            foreach (var old in ListCommits().Where(n => n < _previous))
-            {
-                TryDelete(PathOf(old));
-            }
+            TryDelete(PathOf(_beforePrevious));
         }
 
+        _beforePrevious = _previous;
         _previous = commitNum;
     }
 
@@ -169,6 +169,7 @@ internal sealed class LaneCommitManager : ILogCommitManager
     {
         RecoveredCommit = commitNum;
         _previous = commitNum;
+        _beforePrevious = -1;
         foreach (var n in ListCommits())
         {
             // Newer files could not be read (a crash while one was written: never reported as committed); their
