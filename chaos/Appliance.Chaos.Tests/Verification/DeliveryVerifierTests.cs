@@ -206,15 +206,7 @@ public sealed class DeliveryVerifierTests
     {
         var v = Produced(2);
         v.EdgeLookup = p => p.Offset switch { 100 => ("critical-k1", 0), 101 => ("critical-k1", 1), _ => null };
-        v.RecordDelivered(At(0, 0));
-        v.RecordDelivered(At(1, 1));
-        v.RecordDelivered(At(2, 1, sourceOffset: 150));
-
-        var r = v.Verify();
-
-        Assert.False(r.Passed);
-        Assert.Equal(1, r.Duplicated);
-        Assert.Equal(0, r.EdgeDuplicates);
+        AssertForwardingDuplicate(v, At(2, 1, sourceOffset: 150));
     }
 
     [Fact]
@@ -222,9 +214,15 @@ public sealed class DeliveryVerifierTests
     {
         var v = Produced(2);
         v.EdgeLookup = _ => ("critical-k1", 1);
+        AssertForwardingDuplicate(v, At(2, 1, partition: 0) with { Source = new Provenance("edge-t", 5, 101) });
+    }
+
+    /// <summary>Delivers seq 0 and 1 once, then <paramref name="secondCopy"/> of seq 1: a forwarding duplicate, not the edge's.</summary>
+    private static void AssertForwardingDuplicate(DeliveryVerifier v, DeliveredRecord secondCopy)
+    {
         v.RecordDelivered(At(0, 0));
         v.RecordDelivered(At(1, 1));
-        v.RecordDelivered(At(2, 1, partition: 0) with { Source = new Provenance("edge-t", 5, 101) });
+        v.RecordDelivered(secondCopy);
 
         var r = v.Verify();
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Appliance.Chaos.Load;
+using Appliance.TestKit;
 using Confluent.Kafka;
 
 namespace Appliance.Chaos.Verification;
@@ -32,26 +33,14 @@ public sealed class CentralReader : IAsyncDisposable
         _verifier = verifier;
         _time = time;
         _gapTopic = gapTopic;
-        var config = new ConsumerConfig
-        {
-            BootstrapServers = bootstrapServers,
-            GroupId = "appliance-chaos-verifier",
-            EnableAutoCommit = false,
-            IsolationLevel = IsolationLevel.ReadCommitted,
-            // An eviction by the mock's retention must be seen, not silently skipped.
-            AutoOffsetReset = AutoOffsetReset.Error,
-            FetchQueueBackoffMs = 10,
-            ReconnectBackoffMs = 50,
-            ReconnectBackoffMaxMs = 500,
-            AllowAutoCreateTopics = false,
-            TopicMetadataRefreshIntervalMs = 2000,
-        };
-        foreach (var (k, v) in clientProperties)
-        {
-            config.Set(k, v);
-        }
+        var config = KafkaTestHelpers.ConsumerConfig(bootstrapServers, "appliance-chaos-verifier");
+        // An eviction by the mock's retention must be seen, not silently skipped.
+        config.AutoOffsetReset = AutoOffsetReset.Error;
+        config.ReconnectBackoffMs = 50;
+        config.ReconnectBackoffMaxMs = 500;
+        config.TopicMetadataRefreshIntervalMs = 2000;
 
-        _consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
+        _consumer = new ConsumerBuilder<byte[]?, byte[]?>(KafkaTestHelpers.WithClientProperties(config, clientProperties))
             .SetErrorHandler((_, _) => { })
             .SetLogHandler((_, _) => { })
             .Build();

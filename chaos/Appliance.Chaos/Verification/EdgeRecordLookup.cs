@@ -1,4 +1,5 @@
 using Appliance.Chaos.Load;
+using Appliance.TestKit;
 using Confluent.Kafka;
 
 namespace Appliance.Chaos.Verification;
@@ -10,32 +11,19 @@ namespace Appliance.Chaos.Verification;
 /// </summary>
 public sealed class EdgeRecordLookup : IDisposable
 {
-    private readonly IConsumer<byte[]?, byte[]?> _consumer;
+    private readonly ConsumerConfig _config;
     private readonly Dictionary<Provenance, (string Key, long Sequence)?> _cache = [];
     private readonly TimeSpan _timeout;
+    private IConsumer<byte[]?, byte[]?>? _consumer;
 
-    /// <summary>Creates a reader on the edge cluster.</summary>
+    /// <summary>Prepares a reader on the edge cluster; it connects on the first lookup (most runs need none).</summary>
     public EdgeRecordLookup(string bootstrapServers, IReadOnlyDictionary<string, string> clientProperties, TimeSpan timeout)
     {
-        ArgumentNullException.ThrowIfNull(clientProperties);
         _timeout = timeout;
-        var config = new ConsumerConfig
-        {
-            BootstrapServers = bootstrapServers,
-            GroupId = "appliance-chaos-edge-lookup",
-            EnableAutoCommit = false,
-            // What the forwarder reads (read_committed): the same records at the same offsets.
-            IsolationLevel = IsolationLevel.ReadCommitted,
-            AutoOffsetReset = AutoOffsetReset.Error,
-            FetchQueueBackoffMs = 10,
-            AllowAutoCreateTopics = false,
-        };
-        foreach (var (k, v) in clientProperties)
-        {
-            config.Set(k, v);
-        }
-
-        _consumer = new ConsumerBuilder<byte[]?, byte[]?>(config).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
+        // What the forwarder reads (read_committed): the same records at the same offsets.
+        var config = KafkaTestHelpers.ConsumerConfig(bootstrapServers, "appliance-chaos-edge-lookup");
+        config.AutoOffsetReset = AutoOffsetReset.Error;
+        _config = KafkaTestHelpers.WithClientProperties(config, clientProperties);
     }
 
     /// <summary>The chaos record at <paramref name="position"/>, or null when there is none or it cannot be read.</summary>
@@ -47,6 +35,7 @@ public sealed class EdgeRecordLookup : IDisposable
         }
 
         (string Key, long Sequence)? found = null;
+        _consumer ??= new ConsumerBuilder<byte[]?, byte[]?>(_config).SetErrorHandler((_, _) => { }).SetLogHandler((_, _) => { }).Build();
         try
         {
             _consumer.Assign(new TopicPartitionOffset(position.Topic, position.Partition, position.Offset));
@@ -81,5 +70,5 @@ public sealed class EdgeRecordLookup : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _consumer.Dispose();
+    public void Dispose() => _consumer?.Dispose();
 }
