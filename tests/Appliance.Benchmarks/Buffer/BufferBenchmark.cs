@@ -18,13 +18,13 @@ internal sealed class BufferBenchmark : IBenchmark
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        var root = Arg(args, "--dir") ?? Path.Combine(Path.GetTempPath(), "appliance-bench-buffer");
-        var runs = int.Parse(Arg(args, "--runs") ?? "3", CultureInfo.InvariantCulture);
+        var root = BenchmarkArgs.Value(args, "--dir") ?? Path.Combine(Path.GetTempPath(), "appliance-bench-buffer");
+        var runs = BenchmarkArgs.Int(args, "--runs", 3);
         var quick = args.Contains("--quick");
         // --only append|latency|recovery|rss: run one section.
-        var only = Arg(args, "--only");
-        s_pageBits = Arg(args, "--page-bits") is { } pb ? int.Parse(pb, CultureInfo.InvariantCulture) : null;
-        s_memoryBits = Arg(args, "--memory-bits") is { } mb ? int.Parse(mb, CultureInfo.InvariantCulture) : null;
+        var only = BenchmarkArgs.Value(args, "--only");
+        s_pageBits = BenchmarkArgs.Value(args, "--page-bits") is { } pb ? int.Parse(pb, CultureInfo.InvariantCulture) : null;
+        s_memoryBits = BenchmarkArgs.Value(args, "--memory-bits") is { } mb ? int.Parse(mb, CultureInfo.InvariantCulture) : null;
         var sample = Options(root, 1, 1);
         Console.WriteLine($"# lane log: page 2^{sample.PageSizeBits} B, memory 2^{sample.MemorySizeBits} B; group commit {sample.CommitIntervalMs} ms or {sample.CommitBytes} B");
         Directory.CreateDirectory(root);
@@ -416,10 +416,4 @@ internal sealed class BufferBenchmark : IBenchmark
     private static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
 
     private static string Fmt(List<double> v, string f) => $"{Median(v).ToString(f, CultureInfo.InvariantCulture)} ({v.Min().ToString(f, CultureInfo.InvariantCulture)}..{v.Max().ToString(f, CultureInfo.InvariantCulture)})";
-
-    private static string? Arg(string[] args, string name)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
 }

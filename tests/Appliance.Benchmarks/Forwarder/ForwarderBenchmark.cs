@@ -26,14 +26,14 @@ internal sealed class ForwarderBenchmark : IBenchmark
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        var n100 = IntArg(args, "--n100", 300_000);
-        var n1k = IntArg(args, "--n1k", 60_000);
-        var runs = IntArg(args, "--runs", 2);
-        var backlogMiB = IntArg(args, "--backlog-mib", 2048);
-        var malloc = Arg(args, "--malloc") ?? "glibc";
-        if (malloc is not ("glibc" or "jemalloc" or "both") || (malloc != "glibc" && !File.Exists(Jemalloc)))
+        var n100 = BenchmarkArgs.Int(args, "--n100", 300_000);
+        var n1k = BenchmarkArgs.Int(args, "--n1k", 60_000);
+        var runs = BenchmarkArgs.Int(args, "--runs", 2);
+        var backlogMiB = BenchmarkArgs.Int(args, "--backlog-mib", 2048);
+        var malloc = BenchmarkArgs.Value(args, "--malloc") ?? "glibc";
+        if (malloc is not ("glibc" or "jemalloc" or "both") || (malloc != "glibc" && !File.Exists(BenchmarkArgs.Jemalloc)))
         {
-            Console.Error.WriteLine($"--malloc: glibc, jemalloc or both (jemalloc needs {Jemalloc}: apt-get install libjemalloc2)");
+            Console.Error.WriteLine($"--malloc: glibc, jemalloc or both (jemalloc needs {BenchmarkArgs.Jemalloc}: apt-get install libjemalloc2)");
             return 2;
         }
 
@@ -70,16 +70,6 @@ internal sealed class ForwarderBenchmark : IBenchmark
         }
 
         return 0;
-    }
-
-    private const string Jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
-
-    private static int IntArg(string[] args, string name, int fallback) => Arg(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
-
-    private static string? Arg(string[] args, string name)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     private static string Topic(string prefix) => KafkaTestHelpers.UniqueName(prefix);
@@ -251,7 +241,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         var options = new ChildProcessOptions { CloseStdin = true };
         if (jemalloc)
         {
-            options.Environment["LD_PRELOAD"] = Jemalloc;
+            options.Environment["LD_PRELOAD"] = BenchmarkArgs.Jemalloc;
         }
 
         using var metrics = new MetricsScraper(metricsPort);

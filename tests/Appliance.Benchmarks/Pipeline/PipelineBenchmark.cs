@@ -20,8 +20,8 @@ internal sealed class PipelineBenchmark : IBenchmark
 
     public Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        var count = Option(args, "--records", 300_000);
-        var runs = Option(args, "--runs", 3);
+        var count = BenchmarkArgs.Int(args, "--records", 300_000);
+        var runs = BenchmarkArgs.Int(args, "--runs", 3);
         var records = Generate(count);
         var avgBytes = records.Average(r => r.Value!.Length);
         Console.WriteLine($"records: {count:N0}, average value size {avgBytes:F0} B, runs: {runs} (median reported)");
@@ -36,12 +36,6 @@ internal sealed class PipelineBenchmark : IBenchmark
         var full = Measure("filter+project+downsample", Route(Filter, Project, Downsample), records, runs, cancellationToken);
         Console.WriteLine($"ratio full/no-steps: {full / baseline:F3} (target for the full route: >= 200,000 records/s)");
         return Task.FromResult(0);
-    }
-
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
     private static StepOptions Filter => new() { Type = "filter", Expression = "value.temp > -40 and value.status != \"error\"" };

@@ -13,21 +13,19 @@ namespace Appliance.Benchmarks.Produce;
 /// </summary>
 internal sealed class ProduceBenchmark : IBenchmark
 {
-    private const string Jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
-
     public string Name => "produce";
 
     public string Description => "producer cost of 0/1/3/6 headers per 100 B record, glibc malloc vs jemalloc [--records 1000000] [--malloc glibc|jemalloc|both]";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        var records = Arg(args, "--records") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : 1_000_000;
-        var malloc = Arg(args, "--malloc") ?? "both";
+        var records = BenchmarkArgs.Int(args, "--records", 1_000_000);
+        var malloc = BenchmarkArgs.Value(args, "--malloc") ?? "both";
         if (malloc == "both")
         {
-            if (!File.Exists(Jemalloc))
+            if (!File.Exists(BenchmarkArgs.Jemalloc))
             {
-                Console.Error.WriteLine($"{Jemalloc} is missing (apt-get install libjemalloc2); use --malloc glibc");
+                Console.Error.WriteLine($"{BenchmarkArgs.Jemalloc} is missing (apt-get install libjemalloc2); use --malloc glibc");
                 return 2;
             }
 
@@ -38,7 +36,7 @@ internal sealed class ProduceBenchmark : IBenchmark
                 var options = new ChildProcessOptions { CloseStdin = true };
                 if (m == "jemalloc")
                 {
-                    options.Environment["LD_PRELOAD"] = Jemalloc;
+                    options.Environment["LD_PRELOAD"] = BenchmarkArgs.Jemalloc;
                 }
 
                 await using var child = ChildProcess.StartDotnet(typeof(ProduceBenchmark).Assembly.Location, ["produce", "--records", records.ToString(CultureInfo.InvariantCulture), "--malloc", m], options);
@@ -116,11 +114,5 @@ internal sealed class ProduceBenchmark : IBenchmark
         }
 
         return 0;
-    }
-
-    private static string? Arg(string[] args, string name)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 }
