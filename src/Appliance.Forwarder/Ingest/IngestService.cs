@@ -27,15 +27,16 @@ public sealed class IngestService : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    // State below is touched only by the ingest thread (including the rebalance callbacks, which run inside Consume).
-    private readonly Dictionary<TopicPartition, long> _next = [];
-
     // How often the consumer lag is measured for the operations surface (one background ListOffsets request).
     private static readonly TimeSpan LagInterval = TimeSpan.FromSeconds(1);
-    private Task<ListOffsetsResult>? _endOffsets;
 
-    // Edge client errors since the last record was taken (one warning per outage, see the error handler).
+    // Edge client errors since the last record was taken (one warning per outage, see the error handler); written by
+    // the client's error callback as well, hence Interlocked.
     private int _edgeErrors;
+
+    // State below is touched only by the ingest thread (including the rebalance callbacks, which run inside Consume).
+    private readonly Dictionary<TopicPartition, long> _next = [];
+    private Task<ListOffsetsResult>? _endOffsets;
     private readonly Dictionary<TopicPartition, string> _pausedLaneOf = [];
     private readonly Dictionary<TopicPartition, long> _seekOnResume = [];
     private readonly Dictionary<string, (Task Space, long SinceMs)> _pausedLanes = new(StringComparer.Ordinal);
@@ -163,7 +164,6 @@ public sealed class IngestService : BackgroundService
                     await _buffer.WhenDurableAsync(ct);
                     await StoreProgressAsync(ct);
                 }
-
 
                 if (_dirty.Count > 0 && _time.GetElapsedTime(lastCommit).TotalMilliseconds >= _config.Edge.OffsetCommitIntervalMs)
                 {

@@ -67,8 +67,8 @@ public sealed class ForwarderActivity
     }
 
     /// <summary>
-    /// The edge consumer's lag per assigned partition (records between the next offset to take and the high
-    /// watermark the client last saw), replacing the previous report.
+    /// The edge consumer's lag per assigned partition (records between the next offset to take and the partition's
+    /// end as the edge broker last reported it, read_committed), replacing the previous report.
     /// </summary>
     public void EdgeLagMeasured(IReadOnlyList<Core.Status.PartitionLag> lag) => Volatile.Write(ref _edgeLag, lag);
 
