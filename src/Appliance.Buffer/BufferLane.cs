@@ -275,6 +275,7 @@ public sealed class BufferLane : IDisposable
     {
         Reader.Dispose();
         Log.Dispose();
+        CommitManager.Dispose();
         _lock.Dispose();
         DeliveryGate.Dispose();
     }

@@ -125,6 +125,11 @@ public sealed class DurableBuffer : IAsyncDisposable
             }
         }
 
+        if (format.UpgradeIfNeeded(options.DataDirectory) is { } upgradedFrom)
+        {
+            BufferLog.FormatUpgraded(loggerFactory.CreateLogger<DurableBuffer>(), options.DataDirectory, upgradedFrom, BufferFormat.CurrentVersion);
+        }
+
         var laneLogger = loggerFactory.CreateLogger<BufferLane>();
         var buffer = new DurableBuffer(options, format, loggerFactory, time, (lo, i, owner) => OpenLane(owner, lo, i, Path.Combine(lanesDir, lo.Name), laneLogger));
         BufferLog.Opened(buffer._logger, options.ToString(), format.Incarnation);
@@ -466,7 +471,17 @@ public sealed class DurableBuffer : IAsyncDisposable
         var sw = Stopwatch.StartNew();
         var device = owner.Options.DeviceFactory?.Invoke(Path.Combine(dir, "log"))
             ?? Devices.CreateLogDevice(Path.Combine(dir, "log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
-        var commits = new LaneCommitManager(Path.Combine(dir, "commits"));
+        LaneCommitManager commits;
+        try
+        {
+            commits = new LaneCommitManager(Path.Combine(dir, "commits"));
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+
         owner.Options.CommitManagerCreated?.Invoke(lo.Name, commits);
         var settings = new FasterLogSettings
         {
@@ -481,8 +496,8 @@ public sealed class DurableBuffer : IAsyncDisposable
             // hole (seen in CrashTests). Normal commits write metadata only once the log is flushed contiguously
             // past the commit point.
             FastCommitMode = false,
-            // Our own manager, in FASTER's file layout: FASTER's ignores a failed metadata write (full disk) and then
-            // deletes the previous commit, which loses the whole lane at the next restart (LaneCommitManager).
+            // Our own manager (two commit slots written in place): FASTER's ignores a failed metadata write (full disk)
+            // and then deletes the previous commit, which loses the whole lane at the next restart (LaneCommitManager).
             LogCommitManager = commits,
             TryRecoverLatest = true,
             AutoRefreshSafeTailAddress = false,
@@ -522,6 +537,7 @@ public sealed class DurableBuffer : IAsyncDisposable
         catch
         {
             log?.Dispose();
+            commits.Dispose();
             device.Dispose();
             throw;
         }

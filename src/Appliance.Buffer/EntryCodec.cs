@@ -48,7 +48,7 @@ public sealed class BufferEntry
 }
 
 /// <summary>
-/// Binary layout of one log entry, format version 1 (see docs/buffer-format.md). FASTER adds its own entry header
+/// Binary layout of one log entry (unchanged since buffer format 1; docs/buffer.md, "On-disk format"). FASTER adds its own entry header
 /// with length and a per-entry checksum around it.
 /// </summary>
 internal static class EntryCodec

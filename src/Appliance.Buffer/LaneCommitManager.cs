@@ -6,100 +6,303 @@ using FASTER.core;
 namespace Appliance.Buffer;
 
 /// <summary>
-/// Where a lane's FasterLog keeps its commit metadata: <c>commits/log-commits/commit.N</c>, one file per commit, in
-/// the layout FASTER's own <c>DeviceLogCommitCheckpointManager</c> reads (int32 length, metadata), followed by a
-/// trailer (<c>ACM1</c> and a CRC-32 of length and metadata) that FASTER's reader ignores.
+/// Where a lane's FasterLog keeps its commit metadata: two fixed files, <c>commits/slot.0</c> and
+/// <c>commits/slot.1</c>, written alternately in place. Each holds one commit record: <c>ACM2</c>, i64 commit
+/// number, i32 metadata length, FASTER's metadata, u32 CRC-32 of everything before it, zero padding to whole 4 KiB
+/// blocks. Lanes written by buffer format 1 (one file per commit, <c>commits/log-commits/commit.N</c>) are read too,
+/// and their files removed once two newer commits are in the slots.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Replaces FASTER's manager because of how that one fails on a full disk: it logs a failed metadata write and carries
 /// on, FASTER then reports the commit as done, and the previous commit file is deleted. After the next restart no
 /// commit can be read and FASTER silently opens the lane empty: everything it held, acknowledged upstream, is gone
 /// (chaos disk-full-6, 2026-12-01: 1,857 records). Here a write that fails throws (FASTER then never reports that
-/// commit; <see cref="Failed"/> lets the buffer fault at once), the previous commit is deleted only once the new one
-/// is on disk, and a file that is torn or fails its CRC is never used.
+/// commit; <see cref="Failed"/> lets the buffer fault at once), and a record that is torn or fails its CRC is never used.
+/// </para>
+/// <para>
+/// Why two slots rather than a file per commit: a commit only rewrites blocks the file already has (<c>pwrite</c>,
+/// then <c>fdatasync</c>), so no file is created or deleted and no directory synced per commit; that was about half
+/// of the commit latency (docs/benchmarks.md). The slot being written never holds the newest commit, so a write torn by
+/// a crash or failed by the disk only loses the commit it was writing; the other slot still has the one before.
+/// </para>
 /// </remarks>
 internal sealed class LaneCommitManager : ILogCommitManager
 {
-    private const string Prefix = "commit.";
-    private static readonly byte[] Magic = "ACM1"u8.ToArray();
-    private readonly string _dir;
+    /// <summary>Slot files grow in whole blocks, and are created with one, so that a commit normally allocates nothing.</summary>
+    internal const int Block = 4096;
+    private const int HeaderLength = 16; // magic, commit number, metadata length
+    private const string LegacyPrefix = "commit.";
+    private static readonly byte[] SlotMagic = "ACM2"u8.ToArray();
+    private static readonly byte[] LegacyMagic = "ACM1"u8.ToArray();
+    private readonly string[] _slotPaths;
+    private readonly FileStream[] _slots = new FileStream[2];
+    private readonly string _legacyDir;
     private readonly TaskCompletionSource<Exception> _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private long _previous = -1;
-    private long _beforePrevious = -1;
+    private int _current = -1;
+    private int _slotCommitsSinceRecovery;
+    private List<long> _legacyToRemove = [];
 
-    /// <summary>Creates the manager for a lane's <c>commits</c> directory.</summary>
+    /// <summary>Creates the manager for a lane's <c>commits</c> directory, creating the two slot files if needed.</summary>
     public LaneCommitManager(string commitsDirectory)
     {
-        _dir = Path.Combine(commitsDirectory, "log-commits");
-        Directory.CreateDirectory(_dir);
-        FilesAtOpen = ListCommits().Count();
+        Directory.CreateDirectory(commitsDirectory);
+        _legacyDir = Path.Combine(commitsDirectory, "log-commits");
+        _slotPaths = [Path.Combine(commitsDirectory, "slot.0"), Path.Combine(commitsDirectory, "slot.1")];
+        try
+        {
+            var created = false;
+            for (var i = 0; i < 2; i++)
+            {
+                _slots[i] = new FileStream(_slotPaths[i], FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1, FileOptions.None);
+                if (_slots[i].Length == 0)
+                {
+                    // A zeroed block on disk: later commits overwrite it without allocating (so a full disk cannot fail them).
+                    RandomAccess.Write(_slots[i].SafeFileHandle, new byte[Block], 0);
+                    FileSync.Data(_slots[i], _slotPaths[i]);
+                    created = true;
+                }
+            }
+
+            if (created)
+            {
+                FileSync.Directory(commitsDirectory);
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+
+        FilesAtOpen = Enumerable.Range(0, 2).Count(i => !ReadSlot(i).Empty) + ListLegacy().Count;
     }
 
     /// <summary>Completes (with the error) when a commit could not be written; FASTER never completes that commit.</summary>
     public Task<Exception> Failed => _failed.Task;
 
-    /// <summary>Commit files present when the lane was opened.</summary>
+    /// <summary>Commit records present when the lane was opened (written slots and format-1 commit files).</summary>
     public int FilesAtOpen { get; }
 
     /// <summary>The commit FASTER recovered from, or null when it could use none.</summary>
     public long? RecoveredCommit { get; private set; }
 
-    /// <summary>Commit files that were newer than the recovered one but unreadable (torn by a crash mid-write).</summary>
+    /// <summary>Commit records that were newer than the recovered one but unreadable (torn by a crash mid-write).</summary>
     public int UnreadableNewer { get; private set; }
 
-    /// <summary>Test seam: opens a commit file for writing (e.g. to fail like a full disk).</summary>
-    internal Func<string, Stream>? OpenForWriteForTests { get; set; }
-
-    /// <summary>Test seam: syncs the commit directory after a commit file was written.</summary>
-    internal Action<string>? SyncDirectoryForTests { get; set; }
+    /// <summary>Test seam: replaces writing a record into a slot file and syncing it (e.g. to fail like a broken disk).</summary>
+    internal Action<string, byte[]>? WriteSlotForTests { get; set; }
 
     /// <inheritdoc />
     public void Commit(long beginAddress, long untilAddress, byte[] commitMetadata, long commitNum, bool forceWriteMetadata)
     {
         ArgumentNullException.ThrowIfNull(commitMetadata);
-        var path = PathOf(commitNum);
+        var target = _current == 0 ? 1 : 0;
+        var record = new byte[(HeaderLength + commitMetadata.Length + 4 + Block - 1) / Block * Block];
+        SlotMagic.CopyTo(record, 0);
+        BinaryPrimitives.WriteInt64LittleEndian(record.AsSpan(4), commitNum);
+        BinaryPrimitives.WriteInt32LittleEndian(record.AsSpan(12), commitMetadata.Length);
+        commitMetadata.CopyTo(record, HeaderLength);
+        var end = HeaderLength + commitMetadata.Length;
+        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(end), Crc32.HashToUInt32(record.AsSpan(0, end)));
         try
         {
-            var bytes = new byte[4 + commitMetadata.Length + Magic.Length + 4];
-            BinaryPrimitives.WriteInt32LittleEndian(bytes, commitMetadata.Length);
-            commitMetadata.CopyTo(bytes, 4);
-            Magic.CopyTo(bytes, 4 + commitMetadata.Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(bytes.Length - 4), Crc32.HashToUInt32(bytes.AsSpan(0, 4 + commitMetadata.Length)));
-            // Write-through (O_DSYNC): the call returns once the bytes and the file size are on disk.
-            using (var fs = OpenForWriteForTests?.Invoke(path) ?? new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.WriteThrough))
+            if (WriteSlotForTests is { } write)
             {
-                fs.Write(bytes);
-                fs.Flush();
+                write(_slotPaths[target], record);
             }
-
-            // And the directory entry that names the new file, before the commit counts and older files go.
-            (SyncDirectoryForTests ?? DirectorySync.Flush)(_dir);
+            else
+            {
+                RandomAccess.Write(_slots[target].SafeFileHandle, record, 0);
+                FileSync.Data(_slots[target], _slotPaths[target]);
+            }
         }
         catch (Exception e)
         {
-            TryDelete(path);
             _failed.TrySetResult(e);
             throw;
         }
 
-        // The new commit is durable: the one before it is kept as a fallback, the one before that goes. (Recovery
-        // removed everything older; a file whose deletion failed stays until the next recovery.)
-        if (_beforePrevious >= 0)
+        _current = target;
+        if (_legacyToRemove.Count > 0 && ++_slotCommitsSinceRecovery >= 2)
         {
-            TryDelete(PathOf(_beforePrevious));
-        }
+            // Both slots now hold commits newer than every format-1 file: those are no longer a fallback.
+            foreach (var n in _legacyToRemove)
+            {
+                TryDelete(LegacyPath(n));
+            }
 
-        _beforePrevious = _previous;
-        _previous = commitNum;
+            _legacyToRemove = [];
+        }
     }
 
     /// <inheritdoc />
     public byte[]? GetCommitMetadata(long commitNum)
     {
+        for (var i = 0; i < 2; i++)
+        {
+            var slot = ReadSlot(i);
+            if (slot.Metadata is not null && slot.CommitNum == commitNum)
+            {
+                return slot.Metadata;
+            }
+        }
+
+        return ReadLegacy(commitNum);
+    }
+
+    /// <inheritdoc />
+    public IEnumerable<long> ListCommits()
+    {
+        var numbers = new List<long>(ListLegacy());
+        for (var i = 0; i < 2; i++)
+        {
+            var slot = ReadSlot(i);
+            if (slot.Metadata is not null)
+            {
+                numbers.Add(slot.CommitNum);
+            }
+        }
+
+        return numbers.Distinct().OrderDescending().ToList();
+    }
+
+    /// <inheritdoc />
+    public void RemoveCommit(long commitNum)
+    {
+        for (var i = 0; i < 2; i++)
+        {
+            var slot = ReadSlot(i);
+            if (slot.Metadata is not null && slot.CommitNum == commitNum)
+            {
+                ClearSlot(i);
+            }
+        }
+
+        TryDelete(LegacyPath(commitNum));
+    }
+
+    /// <inheritdoc />
+    public void RemoveAllCommits()
+    {
+        ClearSlot(0);
+        ClearSlot(1);
+        foreach (var n in ListLegacy())
+        {
+            TryDelete(LegacyPath(n));
+        }
+    }
+
+    /// <inheritdoc />
+    public void OnRecovery(long commitNum)
+    {
+        RecoveredCommit = commitNum;
+        _current = -1;
+        _slotCommitsSinceRecovery = 0;
+        for (var i = 0; i < 2; i++)
+        {
+            var slot = ReadSlot(i);
+            if (slot.Metadata is not null && slot.CommitNum == commitNum)
+            {
+                _current = i;
+            }
+            else if (!slot.Empty && (slot.Metadata is null || slot.CommitNum > commitNum))
+            {
+                // Torn by a crash while it was written (never reported as committed); the next commit overwrites it.
+                UnreadableNewer++;
+            }
+        }
+
+        var legacy = new List<long>();
+        foreach (var n in ListLegacy())
+        {
+            if (n > commitNum)
+            {
+                // Could not be read: a crash while it was written. Its number is used again by the next commits.
+                UnreadableNewer++;
+                TryDelete(LegacyPath(n));
+            }
+            else if (n < commitNum || _current >= 0)
+            {
+                TryDelete(LegacyPath(n));
+            }
+            else
+            {
+                legacy.Add(n);
+            }
+        }
+
+        // Recovered from a format-1 file: it stays the fallback until both slots hold newer commits.
+        _legacyToRemove = legacy;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var s in _slots)
+        {
+            s?.Dispose();
+        }
+    }
+
+    private (bool Empty, long CommitNum, byte[]? Metadata) ReadSlot(int i)
+    {
+        var handle = _slots[i].SafeFileHandle;
+        var bytes = new byte[RandomAccess.GetLength(handle)];
+        var read = 0;
+        while (read < bytes.Length)
+        {
+            var n = RandomAccess.Read(handle, bytes.AsSpan(read), read);
+            if (n == 0)
+            {
+                break;
+            }
+
+            read += n;
+        }
+
+        var span = bytes.AsSpan(0, read);
+        if (!span.ContainsAnyExcept((byte)0))
+        {
+            return (true, 0, null);
+        }
+
+        if (span.Length < HeaderLength + 4 || !span[..4].SequenceEqual(SlotMagic))
+        {
+            return (false, 0, null);
+        }
+
+        var commitNum = BinaryPrimitives.ReadInt64LittleEndian(span[4..]);
+        var length = BinaryPrimitives.ReadInt32LittleEndian(span[12..]);
+        if (length <= 0 || length > span.Length - HeaderLength - 4)
+        {
+            return (false, 0, null);
+        }
+
+        var end = HeaderLength + length;
+        return BinaryPrimitives.ReadUInt32LittleEndian(span[end..]) == Crc32.HashToUInt32(span[..end])
+            ? (false, commitNum, span[HeaderLength..end].ToArray())
+            : (false, 0, null);
+    }
+
+    private void ClearSlot(int i)
+    {
+        var length = RandomAccess.GetLength(_slots[i].SafeFileHandle);
+        RandomAccess.Write(_slots[i].SafeFileHandle, new byte[length], 0);
+        FileSync.Data(_slots[i], _slotPaths[i]);
+        if (_current == i)
+        {
+            _current = -1;
+        }
+    }
+
+    /// <summary>A format-1 commit file: i32 length, metadata, then <c>ACM1</c> and a CRC-32, or (FASTER's own manager) zero padding to whole sectors.</summary>
+    private byte[]? ReadLegacy(long commitNum)
+    {
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(PathOf(commitNum));
+            bytes = File.ReadAllBytes(LegacyPath(commitNum));
         }
         catch (IOException)
         {
@@ -118,80 +321,42 @@ internal sealed class LaneCommitManager : ILogCommitManager
         }
 
         var end = 4 + length;
-        if (bytes.Length >= end + Magic.Length + 4 && bytes.AsSpan(end, Magic.Length).SequenceEqual(Magic))
+        if (bytes.Length >= end + LegacyMagic.Length + 4 && bytes.AsSpan(end, LegacyMagic.Length).SequenceEqual(LegacyMagic))
         {
-            if (BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(end + Magic.Length)) != Crc32.HashToUInt32(bytes.AsSpan(0, end)))
+            if (BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(end + LegacyMagic.Length)) != Crc32.HashToUInt32(bytes.AsSpan(0, end)))
             {
                 return null;
             }
         }
         else if (bytes.Length % 512 != 0 || bytes.AsSpan(end).ContainsAnyExcept((byte)0))
         {
-            // Neither our trailer nor a file of FASTER's own manager (zero padding to whole sectors): not a commit
-            // (e.g. one of ours cut short before its trailer).
+            // Neither our trailer nor a file of FASTER's own manager: not a commit (e.g. one cut short before its trailer).
             return null;
         }
 
         return bytes.AsSpan(4, length).ToArray();
     }
 
-    /// <inheritdoc />
-    public IEnumerable<long> ListCommits()
+    private List<long> ListLegacy()
     {
         var numbers = new List<long>();
-        foreach (var f in Directory.EnumerateFiles(_dir, Prefix + "*"))
+        if (!Directory.Exists(_legacyDir))
         {
-            if (long.TryParse(Path.GetFileName(f).AsSpan(Prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+            return numbers;
+        }
+
+        foreach (var f in Directory.EnumerateFiles(_legacyDir, LegacyPrefix + "*"))
+        {
+            if (long.TryParse(Path.GetFileName(f).AsSpan(LegacyPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
             {
                 numbers.Add(n);
             }
         }
 
-        numbers.Sort();
-        numbers.Reverse();
         return numbers;
     }
 
-    /// <inheritdoc />
-    public void RemoveCommit(long commitNum) => TryDelete(PathOf(commitNum));
-
-    /// <inheritdoc />
-    public void RemoveAllCommits()
-    {
-        foreach (var n in ListCommits())
-        {
-            RemoveCommit(n);
-        }
-    }
-
-    /// <inheritdoc />
-    public void OnRecovery(long commitNum)
-    {
-        RecoveredCommit = commitNum;
-        _previous = commitNum;
-        _beforePrevious = -1;
-        foreach (var n in ListCommits())
-        {
-            // Newer files could not be read (a crash while one was written: never reported as committed); their
-            // numbers are used again by the next commits. Older ones are superseded.
-            if (n > commitNum)
-            {
-                UnreadableNewer++;
-                TryDelete(PathOf(n));
-            }
-            else if (n < commitNum)
-            {
-                TryDelete(PathOf(n));
-            }
-        }
-    }
-
-    /// <inheritdoc />
-    public void Dispose()
-    {
-    }
-
-    private string PathOf(long commitNum) => Path.Combine(_dir, Prefix + commitNum.ToString(CultureInfo.InvariantCulture));
+    private string LegacyPath(long commitNum) => Path.Combine(_legacyDir, LegacyPrefix + commitNum.ToString(CultureInfo.InvariantCulture));
 
     private static void TryDelete(string path)
     {

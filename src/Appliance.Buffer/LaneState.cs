@@ -6,7 +6,7 @@ namespace Appliance.Buffer;
 
 /// <summary>
 /// The lane's bookkeeping stored as the FasterLog commit cookie, so it is exactly as durable as the data it
-/// describes: source resume points and record counters. Layout version 1, see docs/buffer-format.md.
+/// describes: source resume points and record counters. Layout version 1, see docs/buffer.md ("On-disk format").
 /// </summary>
 internal sealed class LaneState
 {

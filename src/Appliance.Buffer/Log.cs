@@ -25,4 +25,7 @@ internal static partial class BufferLog
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Warning, Message = "Lane {Lane}: {Files} commit metadata file(s) newer than commit {Commit} could not be read (a crash while one was written; never reported as committed); recovered from commit {Commit}")]
     public static partial void UnreadableCommits(ILogger logger, string lane, int files, long commit);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "Buffer directory {Directory} upgraded from format version {From} to {To}; a build that reads only version {From} now refuses it")]
+    public static partial void FormatUpgraded(ILogger logger, string directory, int from, int to);
 }

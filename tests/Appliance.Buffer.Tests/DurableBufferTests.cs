@@ -177,10 +177,10 @@ public sealed class DurableBufferTests : BufferTestBase
         }
 
         var marker = Path.Combine(Dir, "buffer.json");
-        await File.WriteAllTextAsync(marker, (await File.ReadAllTextAsync(marker)).Replace("\"version\":1", "\"version\":2", StringComparison.Ordinal));
+        await File.WriteAllTextAsync(marker, (await File.ReadAllTextAsync(marker)).Replace("\"version\":2", "\"version\":3", StringComparison.Ordinal));
         var e = Assert.Throws<BufferFormatException>(() => DurableBuffer.Open(options));
-        Assert.Contains("format version 2", e.Message, StringComparison.Ordinal);
-        Assert.Contains("reads version 1", e.Message, StringComparison.Ordinal);
+        Assert.Contains("format version 3", e.Message, StringComparison.Ordinal);
+        Assert.Contains("reads versions 1 and 2", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -148,7 +148,7 @@ public sealed class FaultTests : BufferTestBase
         await buffer.WhenDurableAsync();
         foreach (var m in managers.Values)
         {
-            m.OpenForWriteForTests = _ => throw new IOException("No space left on device");
+            m.WriteSlotForTests = (_, _) => throw new IOException("No space left on device");
         }
 
         await buffer.Lane("critical").AppendAsync(Rec(100));
@@ -171,7 +171,7 @@ public sealed class FaultTests : BufferTestBase
             await buffer.WhenDurableAsync();
         }
 
-        foreach (var f in Directory.EnumerateFiles(Path.Combine(Dir, "lanes", "critical", "commits", "log-commits")))
+        foreach (var f in Directory.EnumerateFiles(Path.Combine(Dir, "lanes", "critical", "commits"), "slot.*"))
         {
             await File.WriteAllBytesAsync(f, [1, 2, 3]);
         }
@@ -194,11 +194,13 @@ public sealed class FaultTests : BufferTestBase
             }
         }
 
-        // A crash while the newest commit file was being written: its content is cut short.
-        var newest = Directory.EnumerateFiles(Path.Combine(Dir, "lanes", "critical", "commits", "log-commits"))
-            .OrderByDescending(f => long.Parse(Path.GetFileName(f)["commit.".Length..], System.Globalization.CultureInfo.InvariantCulture)).First();
+        // A crash while the newest commit was being written into its slot: only the start of the record reached the disk.
+        var newest = Directory.EnumerateFiles(Path.Combine(Dir, "lanes", "critical", "commits"), "slot.*")
+            .OrderByDescending(f => System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(File.ReadAllBytes(f).AsSpan(4))).First();
         var bytes = await File.ReadAllBytesAsync(newest);
-        await File.WriteAllBytesAsync(newest, bytes[..(bytes.Length / 2)]);
+        var torn = new byte[bytes.Length];
+        bytes.AsSpan(0, 24).CopyTo(torn);
+        await File.WriteAllBytesAsync(newest, torn);
 
         var logs = new CapturingLoggerFactory();
         await using var reopened = DurableBuffer.Open(options, logs);

@@ -1,138 +1,236 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 
 namespace Appliance.Buffer.Tests;
 
 [Trait("Category", "Unit")]
 public sealed class LaneCommitManagerTests : BufferTestBase
 {
-    private string Commits => Path.Combine(Dir, "log-commits");
+    private string Legacy => Path.Combine(Dir, "log-commits");
+
+    private string Slot(int i) => Path.Combine(Dir, $"slot.{i}");
 
     private LaneCommitManager NewManager() => new(Dir);
 
     [Fact]
-    public void Commit_ThenRead_ReturnsTheMetadata()
+    public void New_CreatesTwoZeroedSlotsOfOneBlock_AndNoCommit()
     {
-        var m = NewManager();
-        m.Commit(64, 128, [1, 2, 3, 4], 1, false);
-        Assert.Equal([1L], m.ListCommits());
-        Assert.Equal([1, 2, 3, 4], m.GetCommitMetadata(1));
+        using var m = NewManager();
+        Assert.Equal(0, m.FilesAtOpen);
+        Assert.Empty(m.ListCommits());
+        for (var i = 0; i < 2; i++)
+        {
+            var bytes = File.ReadAllBytes(Slot(i));
+            Assert.Equal(LaneCommitManager.Block, bytes.Length);
+            Assert.DoesNotContain(bytes, b => b != 0);
+        }
     }
 
     [Fact]
-    public void Commit_Several_KeepsTheNewestAndTheOneBefore()
+    public void Commit_ThenRead_ReturnsTheMetadata_FromTheRecordOnDisk()
     {
-        var m = NewManager();
+        using (var m = NewManager())
+        {
+            m.Commit(64, 128, [1, 2, 3, 4], 1, false);
+        }
+
+        var bytes = File.ReadAllBytes(Slot(0));
+        Assert.Equal("ACM2"u8.ToArray(), bytes[..4]);
+        Assert.Equal(1, BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(4)));
+        Assert.Equal(4, BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12)));
+        Assert.Equal([1, 2, 3, 4], bytes[16..20]);
+        Assert.Equal(Crc32.HashToUInt32(bytes.AsSpan(0, 20)), BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(20)));
+
+        using var reopened = NewManager();
+        Assert.Equal(1, reopened.FilesAtOpen);
+        Assert.Equal([1L], reopened.ListCommits());
+        Assert.Equal([1, 2, 3, 4], reopened.GetCommitMetadata(1));
+    }
+
+    [Fact]
+    public void Commit_Several_AlternatesTheSlots_KeepingTheNewestAndTheOneBefore_WithoutNewFiles()
+    {
+        using var m = NewManager();
         for (var n = 1; n <= 5; n++)
         {
             m.Commit(64, 64 * n, [(byte)n], n, false);
         }
 
         Assert.Equal([5L, 4L], m.ListCommits());
+        Assert.Equal([5], m.GetCommitMetadata(5));
+        Assert.Equal([4], m.GetCommitMetadata(4));
+        Assert.Equal(["slot.0", "slot.1"], Directory.EnumerateFileSystemEntries(Dir).Select(Path.GetFileName).Order());
+        Assert.Equal(5, BinaryPrimitives.ReadInt64LittleEndian(File.ReadAllBytes(Slot(0)).AsSpan(4)));
     }
 
     [Fact]
-    public void GetCommitMetadata_TornOrCorruptFile_IsNotACommit()
+    public void Commit_MetadataLargerThanABlock_GrowsTheSlotByWholeBlocks()
     {
-        var m = NewManager();
-        m.Commit(64, 128, [9, 9, 9, 9, 9, 9], 1, false);
-        m.Commit(64, 192, [7, 7, 7, 7, 7, 7], 2, false);
-        var two = Path.Combine(Commits, "commit.2");
-        var bytes = File.ReadAllBytes(two);
-        File.WriteAllBytes(two, bytes[..6]);
-        Assert.Null(m.GetCommitMetadata(2));
+        using var m = NewManager();
+        var big = Enumerable.Range(0, 5000).Select(i => (byte)i).ToArray();
+        m.Commit(64, 128, big, 1, false);
+        m.Commit(64, 192, [2], 2, false);
+        m.Commit(64, 256, [3], 3, false);
+        Assert.Equal(2 * LaneCommitManager.Block, new FileInfo(Slot(0)).Length);
 
-        // Cut right after the metadata, before the trailer: complete-looking, but not trusted.
-        File.WriteAllBytes(two, bytes[..10]);
-        Assert.Null(m.GetCommitMetadata(2));
-
-        bytes[5] ^= 0xFF;
-        File.WriteAllBytes(two, bytes);
-        Assert.Null(m.GetCommitMetadata(2));
-        Assert.Equal([9, 9, 9, 9, 9, 9], m.GetCommitMetadata(1));
+        // The shorter record now in that slot leaves the old bytes behind it; its length and CRC bound it.
+        Assert.Equal([3], m.GetCommitMetadata(3));
+        Assert.Equal([3L, 2L], m.ListCommits());
     }
 
     [Fact]
-    public void GetCommitMetadata_FileOfFastersOwnManager_IsRead()
+    public void Open_NewerSlotTornOrCorrupt_IsNotACommit_AndRecoveryCountsIt()
     {
-        // Buffers written before this manager: int32 length, metadata, zero padding to the sector size.
-        Directory.CreateDirectory(Commits);
-        var legacy = new byte[512];
-        BinaryPrimitives.WriteInt32LittleEndian(legacy, 3);
-        legacy[4] = 5;
-        legacy[5] = 6;
-        legacy[6] = 7;
-        File.WriteAllBytes(Path.Combine(Commits, "commit.7"), legacy);
-        Assert.Equal([5, 6, 7], NewManager().GetCommitMetadata(7));
+        using (var m = NewManager())
+        {
+            m.Commit(64, 128, [9, 9, 9, 9, 9, 9], 1, false);
+            m.Commit(64, 192, [7, 7, 7, 7, 7, 7], 2, false);
+        }
+
+        var good = File.ReadAllBytes(Slot(1));
+        foreach (var damaged in new[] { Torn(good, 10), Torn(good, 21), Flip(good, 18), Flip(good, 5) })
+        {
+            File.WriteAllBytes(Slot(1), damaged);
+            using var reopened = NewManager();
+            Assert.Equal(2, reopened.FilesAtOpen);
+            Assert.Equal([1L], reopened.ListCommits());
+            Assert.Null(reopened.GetCommitMetadata(2));
+            reopened.OnRecovery(1);
+            Assert.Equal(1, reopened.UnreadableNewer);
+
+            // The next commit overwrites the torn slot, never the one recovered from.
+            reopened.Commit(64, 192, [8], 2, false);
+            Assert.Equal([2L, 1L], reopened.ListCommits());
+            Assert.Equal([9, 9, 9, 9, 9, 9], reopened.GetCommitMetadata(1));
+        }
     }
 
     [Fact]
     public async Task Commit_WriteFails_ThrowsReportsFailureAndKeepsThePreviousCommit()
     {
-        var m = NewManager();
+        using var m = NewManager();
         m.Commit(64, 128, [1], 1, false);
-        m.OpenForWriteForTests = _ => throw new IOException("No space left on device");
-        await AssertNextCommitFailsKeepingThePreviousAsync(m, "No space left");
+        m.WriteSlotForTests = (_, _) => throw new IOException("Input/output error");
+        Assert.Throws<IOException>(() => m.Commit(64, 192, [2], 2, false));
+        var failure = await m.Failed.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Contains("Input/output error", failure.Message, StringComparison.Ordinal);
+        Assert.Equal([1L], m.ListCommits());
+        Assert.Equal([1], m.GetCommitMetadata(1));
     }
 
     [Fact]
-    public void Commit_SyncsTheDirectoryOnceTheFileIsWrittenAndBeforeOlderFilesGo()
+    public void Commit_WriteTornHalfway_LeavesTheOtherSlotAsTheCommit()
     {
-        var m = NewManager();
-        var seen = new List<string[]>();
-        m.SyncDirectoryForTests = dir =>
+        using var m = NewManager();
+        m.Commit(64, 128, [1, 1, 1], 1, false);
+        m.Commit(64, 192, [2, 2, 2], 2, false);
+        m.WriteSlotForTests = (path, record) =>
         {
-            Assert.Equal(Commits, dir);
-            seen.Add([.. m.ListCommits().Select(n => n.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+            // A crash after the start of the record reached the disk: the rest of the older record stays behind it.
+            Assert.Equal(Slot(0), path);
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            fs.Write(record, 0, 12);
+            throw new IOException("power cut");
         };
-        m.Commit(64, 128, [1], 1, false);
-        m.Commit(64, 192, [2], 2, false);
-        m.Commit(64, 256, [3], 3, false);
+        Assert.Throws<IOException>(() => m.Commit(64, 256, [3, 3, 3], 3, false));
 
-        // At each sync the new file is there and nothing older has been deleted yet.
-        Assert.Equal([["1"], ["2", "1"], ["3", "2", "1"]], seen);
-        Assert.Equal([3L, 2L], m.ListCommits());
+        using var reopened = NewManager();
+        Assert.Equal([2L], reopened.ListCommits());
+        Assert.Equal([2, 2, 2], reopened.GetCommitMetadata(2));
     }
 
     [Fact]
-    public async Task Commit_DirectorySyncFails_ThrowsAndKeepsThePreviousCommit()
+    public void FormatOneFiles_AreReadAndRemovedOnceBothSlotsHoldNewerCommits()
     {
-        var m = NewManager();
-        m.Commit(64, 128, [1], 1, false);
-        m.SyncDirectoryForTests = _ => throw new IOException("fsync of directory failed: Input/output error (errno 5)");
-        await AssertNextCommitFailsKeepingThePreviousAsync(m, "errno 5");
+        Directory.CreateDirectory(Legacy);
+
+        // FASTER's own manager (before 2026-12-01): int32 length, metadata, zero padding to the sector size.
+        var faster = new byte[512];
+        BinaryPrimitives.WriteInt32LittleEndian(faster, 3);
+        faster[4] = 5;
+        faster[5] = 6;
+        faster[6] = 7;
+        File.WriteAllBytes(Path.Combine(Legacy, "commit.6"), faster);
+
+        // Format 1's own: int32 length, metadata, "ACM1", CRC-32 of length and metadata.
+        var ours = new byte[4 + 2 + 8];
+        BinaryPrimitives.WriteInt32LittleEndian(ours, 2);
+        ours[4] = 8;
+        ours[5] = 9;
+        "ACM1"u8.CopyTo(ours.AsSpan(6));
+        BinaryPrimitives.WriteUInt32LittleEndian(ours.AsSpan(10), Crc32.HashToUInt32(ours.AsSpan(0, 6)));
+        File.WriteAllBytes(Path.Combine(Legacy, "commit.7"), ours);
+
+        using var m = NewManager();
+        Assert.Equal(2, m.FilesAtOpen);
+        Assert.Equal([7L, 6L], m.ListCommits());
+        Assert.Equal([5, 6, 7], m.GetCommitMetadata(6));
+        Assert.Equal([8, 9], m.GetCommitMetadata(7));
+
+        m.OnRecovery(7);
+        Assert.Equal([7L], m.ListCommits());
+        m.Commit(64, 128, [10], 8, false);
+        Assert.Equal([8L, 7L], m.ListCommits());
+        m.Commit(64, 192, [11], 9, false);
+        Assert.Equal([9L, 8L], m.ListCommits());
+        Assert.Empty(Directory.EnumerateFiles(Legacy));
     }
 
     [Fact]
-    public void DirectorySync_ExistingDirectory_Succeeds_MissingOne_NamesIt()
+    public void FormatOneFile_CutShortOrCorrupt_IsNotACommit()
     {
-        DirectorySync.Flush(Dir);
+        Directory.CreateDirectory(Legacy);
+        var ours = new byte[4 + 2 + 8];
+        BinaryPrimitives.WriteInt32LittleEndian(ours, 2);
+        "ACM1"u8.CopyTo(ours.AsSpan(6));
+        BinaryPrimitives.WriteUInt32LittleEndian(ours.AsSpan(10), Crc32.HashToUInt32(ours.AsSpan(0, 6)));
+        var path = Path.Combine(Legacy, "commit.3");
+        using var m = NewManager();
+        foreach (var damaged in new[] { ours[..5], ours[..6], Flip(ours, 4) })
+        {
+            File.WriteAllBytes(path, damaged);
+            Assert.Null(m.GetCommitMetadata(3));
+        }
+    }
+
+    [Fact]
+    public void OnRecovery_FromASlot_RemovesEveryFormatOneFile()
+    {
+        Directory.CreateDirectory(Legacy);
+        File.WriteAllBytes(Path.Combine(Legacy, "commit.4"), [0, 1]);
+        using (var m = NewManager())
+        {
+            m.Commit(64, 128, [1], 5, false);
+        }
+
+        using var reopened = NewManager();
+        reopened.OnRecovery(5);
+        Assert.Equal(5, reopened.RecoveredCommit);
+        Assert.Equal(0, reopened.UnreadableNewer);
+        Assert.Empty(Directory.EnumerateFiles(Legacy));
+    }
+
+    [Fact]
+    public void FileSync_ExistingDirectory_Succeeds_MissingOne_NamesIt()
+    {
+        FileSync.Directory(Dir);
         var missing = Path.Combine(Dir, "no-such-dir");
-        var e = Assert.Throws<IOException>(() => DirectorySync.Flush(missing));
+        var e = Assert.Throws<IOException>(() => FileSync.Directory(missing));
         Assert.Contains(missing, e.Message, StringComparison.Ordinal);
         Assert.Contains("errno 2", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void OnRecovery_RemovesNewerUnreadableAndOlderFiles()
+    private static byte[] Torn(byte[] bytes, int keep)
     {
-        var m = NewManager();
-        m.Commit(64, 128, [1], 1, false);
-        m.Commit(64, 192, [2], 2, false);
-        File.WriteAllBytes(Path.Combine(Commits, "commit.3"), [0, 1]);
-        var reopened = NewManager();
-        Assert.Equal(3, reopened.FilesAtOpen);
-        reopened.OnRecovery(2);
-        Assert.Equal(2, reopened.RecoveredCommit);
-        Assert.Equal(1, reopened.UnreadableNewer);
-        Assert.Equal([2L], reopened.ListCommits());
+        var copy = new byte[bytes.Length];
+        bytes.AsSpan(0, keep).CopyTo(copy);
+        return copy;
     }
 
-    private static async Task AssertNextCommitFailsKeepingThePreviousAsync(LaneCommitManager m, string reason)
+    private static byte[] Flip(byte[] bytes, int index)
     {
-        Assert.Throws<IOException>(() => m.Commit(64, 192, [2], 2, false));
-        var failure = await m.Failed.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Contains(reason, failure.Message, StringComparison.Ordinal);
-        Assert.Equal([1L], m.ListCommits());
-        Assert.Equal([1], m.GetCommitMetadata(1));
+        var copy = bytes.ToArray();
+        copy[index] ^= 0xFF;
+        return copy;
     }
 }

@@ -52,7 +52,7 @@ public sealed class BufferInspectTests
         Assert.True(before == after, $"inspect changed the directory:\n- {string.Join("\n- ", before.Split('\n').Except(after.Split('\n')))}\n+ {string.Join("\n+ ", after.Split('\n').Except(before.Split('\n')))}");
 
         Assert.Equal(ExitCodes.Ok, exit);
-        Assert.Contains("Format            appliance-buffer version 1", output, StringComparison.Ordinal);
+        Assert.Contains("Format            appliance-buffer version 2", output, StringComparison.Ordinal);
         Assert.Contains("Incarnation       ", output, StringComparison.Ordinal);
         Assert.Matches("(?m)^critical +[1-9]", output);
         Assert.Matches("(?m)^bulk +[1-9]", output);
