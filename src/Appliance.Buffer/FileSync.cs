@@ -43,9 +43,9 @@ internal static partial class FileSync
 
     /// <summary>
     /// Makes the data written to <paramref name="file"/> durable, and its size if that changed, but not its
-    /// timestamps (<c>fdatasync</c>); throws <see cref="IOException"/> naming <paramref name="path"/> and the errno.
+    /// timestamps (<c>fdatasync</c>); throws <see cref="IOException"/> naming the file and the errno.
     /// </summary>
-    public static void Data(FileStream file, string path)
+    public static void Data(FileStream file)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -60,7 +60,7 @@ internal static partial class FileSync
             handle.DangerousAddRef(ref added);
             if (FDataSync((int)handle.DangerousGetHandle()) != 0)
             {
-                throw Failure("fdatasync of", path);
+                throw Failure("fdatasync of", file.Name);
             }
         }
         finally

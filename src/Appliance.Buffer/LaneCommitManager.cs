@@ -35,31 +35,32 @@ internal sealed class LaneCommitManager : ILogCommitManager
     private const string LegacyPrefix = "commit.";
     private static readonly byte[] SlotMagic = "ACM2"u8.ToArray();
     private static readonly byte[] LegacyMagic = "ACM1"u8.ToArray();
-    private readonly string[] _slotPaths;
     private readonly FileStream[] _slots = new FileStream[2];
     private readonly string _legacyDir;
     private readonly TaskCompletionSource<Exception> _failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // What the slots hold, read once at open and then kept in step with every write (recovery, the only reader, asks
+    // several times); and the format-1 commit files still on disk.
+    private readonly Slot[] _state = new Slot[2];
+    private readonly List<long> _legacy;
     private int _current = -1;
-    private int _slotCommitsSinceRecovery;
-    private List<long> _legacyToRemove = [];
 
     /// <summary>Creates the manager for a lane's <c>commits</c> directory, creating the two slot files if needed.</summary>
     public LaneCommitManager(string commitsDirectory)
     {
         Directory.CreateDirectory(commitsDirectory);
         _legacyDir = Path.Combine(commitsDirectory, "log-commits");
-        _slotPaths = [Path.Combine(commitsDirectory, "slot.0"), Path.Combine(commitsDirectory, "slot.1")];
         try
         {
             var created = false;
             for (var i = 0; i < 2; i++)
             {
-                _slots[i] = new FileStream(_slotPaths[i], FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1, FileOptions.None);
+                _slots[i] = new FileStream(Path.Combine(commitsDirectory, $"slot.{i}"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 1, FileOptions.None);
                 if (_slots[i].Length == 0)
                 {
                     // A zeroed block on disk: later commits overwrite it without allocating (so a full disk cannot fail them).
                     RandomAccess.Write(_slots[i].SafeFileHandle, new byte[Block], 0);
-                    FileSync.Data(_slots[i], _slotPaths[i]);
+                    FileSync.Data(_slots[i]);
                     created = true;
                 }
             }
@@ -75,7 +76,10 @@ internal sealed class LaneCommitManager : ILogCommitManager
             throw;
         }
 
-        FilesAtOpen = Enumerable.Range(0, 2).Count(i => !ReadSlot(i).Empty) + ListLegacy().Count;
+        _state[0] = ReadSlot(0);
+        _state[1] = ReadSlot(1);
+        _legacy = ListLegacy();
+        FilesAtOpen = _state.Count(slot => !slot.Empty) + _legacy.Count;
     }
 
     /// <summary>Completes (with the error) when a commit could not be written; FASTER never completes that commit.</summary>
@@ -109,39 +113,42 @@ internal sealed class LaneCommitManager : ILogCommitManager
         {
             if (WriteSlotForTests is { } write)
             {
-                write(_slotPaths[target], record);
+                write(_slots[target].Name, record);
             }
             else
             {
                 RandomAccess.Write(_slots[target].SafeFileHandle, record, 0);
-                FileSync.Data(_slots[target], _slotPaths[target]);
+                FileSync.Data(_slots[target]);
             }
         }
         catch (Exception e)
         {
+            // The write may have reached the slot in part.
+            _state[target] = Slot.Unreadable;
             _failed.TrySetResult(e);
             throw;
         }
 
+        _state[target] = new Slot(false, commitNum, commitMetadata);
         _current = target;
-        if (_legacyToRemove.Count > 0 && ++_slotCommitsSinceRecovery >= 2)
+        if (_legacy.Count > 0 && _state[1 - target].Metadata is not null)
         {
-            // Both slots now hold commits newer than every format-1 file: those are no longer a fallback.
-            foreach (var n in _legacyToRemove)
+            // Both slots now hold commits newer than every format-1 file (recovery kept only the one it used): those
+            // are no longer a fallback.
+            foreach (var n in _legacy)
             {
                 TryDelete(LegacyPath(n));
             }
 
-            _legacyToRemove = [];
+            _legacy.Clear();
         }
     }
 
     /// <inheritdoc />
     public byte[]? GetCommitMetadata(long commitNum)
     {
-        for (var i = 0; i < 2; i++)
+        foreach (var slot in _state)
         {
-            var slot = ReadSlot(i);
             if (slot.Metadata is not null && slot.CommitNum == commitNum)
             {
                 return slot.Metadata;
@@ -154,17 +161,7 @@ internal sealed class LaneCommitManager : ILogCommitManager
     /// <inheritdoc />
     public IEnumerable<long> ListCommits()
     {
-        var numbers = new List<long>(ListLegacy());
-        for (var i = 0; i < 2; i++)
-        {
-            var slot = ReadSlot(i);
-            if (slot.Metadata is not null)
-            {
-                numbers.Add(slot.CommitNum);
-            }
-        }
-
-        return numbers.Distinct().OrderDescending().ToList();
+        return _legacy.Concat(_state.Where(slot => slot.Metadata is not null).Select(slot => slot.CommitNum)).Distinct().OrderDescending().ToList();
     }
 
     /// <inheritdoc />
@@ -172,14 +169,16 @@ internal sealed class LaneCommitManager : ILogCommitManager
     {
         for (var i = 0; i < 2; i++)
         {
-            var slot = ReadSlot(i);
-            if (slot.Metadata is not null && slot.CommitNum == commitNum)
+            if (_state[i].Metadata is not null && _state[i].CommitNum == commitNum)
             {
                 ClearSlot(i);
             }
         }
 
-        TryDelete(LegacyPath(commitNum));
+        if (_legacy.Remove(commitNum))
+        {
+            TryDelete(LegacyPath(commitNum));
+        }
     }
 
     /// <inheritdoc />
@@ -187,10 +186,12 @@ internal sealed class LaneCommitManager : ILogCommitManager
     {
         ClearSlot(0);
         ClearSlot(1);
-        foreach (var n in ListLegacy())
+        foreach (var n in _legacy)
         {
             TryDelete(LegacyPath(n));
         }
+
+        _legacy.Clear();
     }
 
     /// <inheritdoc />
@@ -198,10 +199,9 @@ internal sealed class LaneCommitManager : ILogCommitManager
     {
         RecoveredCommit = commitNum;
         _current = -1;
-        _slotCommitsSinceRecovery = 0;
         for (var i = 0; i < 2; i++)
         {
-            var slot = ReadSlot(i);
+            var slot = _state[i];
             if (slot.Metadata is not null && slot.CommitNum == commitNum)
             {
                 _current = i;
@@ -213,27 +213,20 @@ internal sealed class LaneCommitManager : ILogCommitManager
             }
         }
 
-        var legacy = new List<long>();
-        foreach (var n in ListLegacy())
+        // Every format-1 file goes except the one recovered from, which stays the fallback until both slots hold newer
+        // commits. A newer one could not be read (a crash while it was written; its number is used again).
+        var keep = _current < 0 ? commitNum : -1;
+        foreach (var n in _legacy.Where(n => n != keep))
         {
             if (n > commitNum)
             {
-                // Could not be read: a crash while it was written. Its number is used again by the next commits.
                 UnreadableNewer++;
-                TryDelete(LegacyPath(n));
             }
-            else if (n < commitNum || _current >= 0)
-            {
-                TryDelete(LegacyPath(n));
-            }
-            else
-            {
-                legacy.Add(n);
-            }
+
+            TryDelete(LegacyPath(n));
         }
 
-        // Recovered from a format-1 file: it stays the fallback until both slots hold newer commits.
-        _legacyToRemove = legacy;
+        _legacy.RemoveAll(n => n != keep);
     }
 
     /// <inheritdoc />
@@ -245,7 +238,7 @@ internal sealed class LaneCommitManager : ILogCommitManager
         }
     }
 
-    private (bool Empty, long CommitNum, byte[]? Metadata) ReadSlot(int i)
+    private Slot ReadSlot(int i)
     {
         var handle = _slots[i].SafeFileHandle;
         var bytes = new byte[RandomAccess.GetLength(handle)];
@@ -264,32 +257,33 @@ internal sealed class LaneCommitManager : ILogCommitManager
         var span = bytes.AsSpan(0, read);
         if (!span.ContainsAnyExcept((byte)0))
         {
-            return (true, 0, null);
+            return Slot.Blank;
         }
 
         if (span.Length < HeaderLength + 4 || !span[..4].SequenceEqual(SlotMagic))
         {
-            return (false, 0, null);
+            return Slot.Unreadable;
         }
 
         var commitNum = BinaryPrimitives.ReadInt64LittleEndian(span[4..]);
         var length = BinaryPrimitives.ReadInt32LittleEndian(span[12..]);
         if (length <= 0 || length > span.Length - HeaderLength - 4)
         {
-            return (false, 0, null);
+            return Slot.Unreadable;
         }
 
         var end = HeaderLength + length;
         return BinaryPrimitives.ReadUInt32LittleEndian(span[end..]) == Crc32.HashToUInt32(span[..end])
-            ? (false, commitNum, span[HeaderLength..end].ToArray())
-            : (false, 0, null);
+            ? new Slot(false, commitNum, span[HeaderLength..end].ToArray())
+            : Slot.Unreadable;
     }
 
     private void ClearSlot(int i)
     {
         var length = RandomAccess.GetLength(_slots[i].SafeFileHandle);
         RandomAccess.Write(_slots[i].SafeFileHandle, new byte[length], 0);
-        FileSync.Data(_slots[i], _slotPaths[i]);
+        FileSync.Data(_slots[i]);
+        _state[i] = Slot.Blank;
         if (_current == i)
         {
             _current = -1;
@@ -371,5 +365,13 @@ internal sealed class LaneCommitManager : ILogCommitManager
         catch (UnauthorizedAccessException)
         {
         }
+    }
+
+    /// <summary>What a slot holds: nothing yet (all zeros), a commit, or bytes that are not a valid record (<see cref="Metadata"/> null).</summary>
+    private readonly record struct Slot(bool Empty, long CommitNum, byte[]? Metadata)
+    {
+        public static Slot Blank => new(true, 0, null);
+
+        public static Slot Unreadable => new(false, 0, null);
     }
 }

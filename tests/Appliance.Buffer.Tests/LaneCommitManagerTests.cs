@@ -66,16 +66,20 @@ public sealed class LaneCommitManagerTests : BufferTestBase
     [Fact]
     public void Commit_MetadataLargerThanABlock_GrowsTheSlotByWholeBlocks()
     {
-        using var m = NewManager();
-        var big = Enumerable.Range(0, 5000).Select(i => (byte)i).ToArray();
-        m.Commit(64, 128, big, 1, false);
-        m.Commit(64, 192, [2], 2, false);
-        m.Commit(64, 256, [3], 3, false);
+        using (var m = NewManager())
+        {
+            var big = Enumerable.Range(0, 5000).Select(i => (byte)i).ToArray();
+            m.Commit(64, 128, big, 1, false);
+            m.Commit(64, 192, [2], 2, false);
+            m.Commit(64, 256, [3], 3, false);
+        }
+
         Assert.Equal(2 * LaneCommitManager.Block, new FileInfo(Slot(0)).Length);
 
         // The shorter record now in that slot leaves the old bytes behind it; its length and CRC bound it.
-        Assert.Equal([3], m.GetCommitMetadata(3));
-        Assert.Equal([3L, 2L], m.ListCommits());
+        using var reopened = NewManager();
+        Assert.Equal([3], reopened.GetCommitMetadata(3));
+        Assert.Equal([3L, 2L], reopened.ListCommits());
     }
 
     [Fact]
