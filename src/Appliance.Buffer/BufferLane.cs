@@ -247,7 +247,7 @@ public sealed class BufferLane : IDisposable
                 Encode(record, nowMs);
             }
 
-            var address = EnqueueLocked(_encoder.WrittenSpan);
+            var address = await EnqueueLockedAsync(_encoder.WrittenMemory, cancellationToken);
             _state.AppendedRecords++;
             _state.Advance(record.Source);
             NoteSession(record.Source);
@@ -408,7 +408,25 @@ public sealed class BufferLane : IDisposable
     private long EnqueueLocked(ReadOnlySpan<byte> entry)
     {
         var address = Log.Enqueue(entry);
-        _uncommittedBytes += EntrySize(entry.Length);
+        Enqueued(entry.Length);
+        return address;
+    }
+
+    /// <summary>
+    /// As <see cref="EnqueueLocked"/>, but when the log's memory holds only pages not yet written, waits for FASTER's
+    /// next page flush instead of spinning: <c>FasterLog.Enqueue</c> retries with <c>Thread.Yield</c>, which cost the
+    /// ingest a fifth of its CPU while the disk caught up (perf, docs/benchmarks.md "Forwarder").
+    /// </summary>
+    private async ValueTask<long> EnqueueLockedAsync(ReadOnlyMemory<byte> entry, CancellationToken cancellationToken)
+    {
+        var address = Log.TryEnqueue(entry.Span, out var enqueued) ? enqueued : await Log.EnqueueAsync(entry, cancellationToken);
+        Enqueued(entry.Length);
+        return address;
+    }
+
+    private void Enqueued(int length)
+    {
+        _uncommittedBytes += EntrySize(length);
         if (_uncommittedBytes >= _owner.Options.CommitBytes)
         {
             _owner.RequestCommit();
@@ -417,8 +435,6 @@ public sealed class BufferLane : IDisposable
         {
             _owner.NoteUncommitted();
         }
-
-        return address;
     }
 
     private void DropLocked(SourcePosition pos, long nowMs)

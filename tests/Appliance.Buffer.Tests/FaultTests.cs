@@ -91,6 +91,63 @@ public sealed class FaultTests : BufferTestBase
     }
 
     [Fact]
+    public async Task Append_LogMemoryFullOfUnwrittenPages_WaitsWithoutBlockingItsCallerAndCompletesWhenTheDiskCatchesUp()
+    {
+        // 4 pages of 64 KiB in memory (BufferTestBase): with the disk holding every write, about 190 records of 1 KB fit.
+        var options = Options(Dir);
+        GatedDevice? device = null;
+        options.DeviceFactory = path =>
+        {
+            var d = new GatedDevice(Devices.CreateLogDevice(path, preallocateFile: false, deleteOnClose: false, recoverDevice: true));
+            if (path.Contains("critical", StringComparison.Ordinal))
+            {
+                device = d;
+            }
+
+            return d;
+        };
+
+        await using var buffer = DurableBuffer.Open(options);
+        var lane = buffer.Lane("critical");
+        device!.Hold();
+        Task<AppendResult>? waiting = null;
+        var accepted = 0;
+        try
+        {
+            for (var i = 0; i < 2_000 && waiting is null; i++)
+            {
+                // On another thread: an append that blocked its caller until the flush (FasterLog.Enqueue spins) would
+                // never hand back its task, and this wait would time out.
+                var offset = i;
+                var call = Task.Factory.StartNew(() => lane.AppendAsync(Rec(offset, valueBytes: 1000)).AsTask(), CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Default);
+                var append = await call.WaitAsync(TimeSpan.FromSeconds(10));
+                if (await Task.WhenAny(append, Task.Delay(TimeSpan.FromSeconds(2))) == append)
+                {
+                    Assert.Equal(AppendStatus.Accepted, (await append).Status);
+                    accepted++;
+                }
+                else
+                {
+                    waiting = append;
+                }
+            }
+
+            Assert.NotNull(waiting);
+            Assert.InRange(accepted, 100, 300);
+            Assert.True(device.HeldWrites > 0, "the append waits for held page writes");
+        }
+        finally
+        {
+            // Also when an assertion failed: the buffer can only be disposed once its writes went through.
+            device.Release();
+        }
+
+        Assert.Equal(AppendStatus.Accepted, (await waiting.WaitAsync(TimeSpan.FromSeconds(30))).Status);
+        await buffer.WhenDurableAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(Enumerable.Range(0, accepted + 1).Select(i => (long)i), ReadAll(lane).Select(e => e.Record!.Source.Offset));
+    }
+
+    [Fact]
     public async Task Commit_DeviceWriteFails_BufferFaultsStickilyWithOneTypedException()
     {
         var options = Options(Dir);
@@ -210,18 +267,64 @@ public sealed class FaultTests : BufferTestBase
         Assert.Contains(logs.Messages, m => m.Contains("could not be read", StringComparison.Ordinal) && m.Contains("critical", StringComparison.Ordinal));
     }
 
-    private sealed class FaultyDevice(IDevice inner) : StorageDeviceBase(inner.FileName, inner.SectorSize, inner.Capacity)
+    /// <summary>A device whose writes can be held back (a disk that stopped keeping up) and released later, in order.</summary>
+    private sealed class GatedDevice(IDevice inner) : WrappedDevice(inner)
     {
-        public volatile bool Fail;
+        private readonly Lock _gate = new();
+        private List<Action>? _held;
 
-        public override void Initialize(long segmentSize, LightEpoch? epoch = null, bool omitSegmentIdFromFilename = false)
+        public int HeldWrites
         {
-            base.Initialize(segmentSize, epoch, omitSegmentIdFromFilename);
-            inner.Initialize(segmentSize, epoch, omitSegmentIdFromFilename);
+            get
+            {
+                lock (_gate)
+                {
+                    return _held?.Count ?? 0;
+                }
+            }
         }
 
-        public override void ReadAsync(int segmentId, ulong sourceAddress, IntPtr destinationAddress, uint readLength, DeviceIOCompletionCallback callback, object context) =>
-            inner.ReadAsync(segmentId, sourceAddress, destinationAddress, readLength, callback, context);
+        public void Hold()
+        {
+            lock (_gate)
+            {
+                _held ??= [];
+            }
+        }
+
+        public void Release()
+        {
+            List<Action>? held;
+            lock (_gate)
+            {
+                held = _held;
+                _held = null;
+            }
+
+            foreach (var write in held ?? [])
+            {
+                write();
+            }
+        }
+
+        public override void WriteAsync(IntPtr sourceAddress, int segmentId, ulong destinationAddress, uint numBytesToWrite, DeviceIOCompletionCallback callback, object context)
+        {
+            lock (_gate)
+            {
+                if (_held is not null)
+                {
+                    _held.Add(() => base.WriteAsync(sourceAddress, segmentId, destinationAddress, numBytesToWrite, callback, context));
+                    return;
+                }
+            }
+
+            base.WriteAsync(sourceAddress, segmentId, destinationAddress, numBytesToWrite, callback, context);
+        }
+    }
+
+    private sealed class FaultyDevice(IDevice inner) : WrappedDevice(inner)
+    {
+        public volatile bool Fail;
 
         public override void WriteAsync(IntPtr sourceAddress, int segmentId, ulong destinationAddress, uint numBytesToWrite, DeviceIOCompletionCallback callback, object context)
         {
@@ -231,8 +334,24 @@ public sealed class FaultTests : BufferTestBase
                 return;
             }
 
-            inner.WriteAsync(sourceAddress, segmentId, destinationAddress, numBytesToWrite, callback, context);
+            base.WriteAsync(sourceAddress, segmentId, destinationAddress, numBytesToWrite, callback, context);
         }
+    }
+
+    /// <summary>Passes everything to a real device; the subclasses change what a write does.</summary>
+    private abstract class WrappedDevice(IDevice inner) : StorageDeviceBase(inner.FileName, inner.SectorSize, inner.Capacity)
+    {
+        public override void Initialize(long segmentSize, LightEpoch? epoch = null, bool omitSegmentIdFromFilename = false)
+        {
+            base.Initialize(segmentSize, epoch, omitSegmentIdFromFilename);
+            inner.Initialize(segmentSize, epoch, omitSegmentIdFromFilename);
+        }
+
+        public override void ReadAsync(int segmentId, ulong sourceAddress, IntPtr destinationAddress, uint readLength, DeviceIOCompletionCallback callback, object context) =>
+            inner.ReadAsync(segmentId, sourceAddress, destinationAddress, readLength, callback, context);
+
+        public override void WriteAsync(IntPtr sourceAddress, int segmentId, ulong destinationAddress, uint numBytesToWrite, DeviceIOCompletionCallback callback, object context) =>
+            inner.WriteAsync(sourceAddress, segmentId, destinationAddress, numBytesToWrite, callback, context);
 
         public override void RemoveSegmentAsync(int segment, AsyncCallback callback, IAsyncResult result) => inner.RemoveSegmentAsync(segment, callback, result);
 
