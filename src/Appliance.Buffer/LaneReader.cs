@@ -242,6 +242,7 @@ public sealed class LaneBatch
         Entries = entries;
         PayloadBytes = bytes;
         Epoch = epoch;
+        RecordCount = entries.Count(e => e.Kind == EntryKind.Record);
     }
 
     /// <summary>The lane the batch came from.</summary>
@@ -260,7 +261,7 @@ public sealed class LaneBatch
     public long PayloadBytes { get; }
 
     /// <summary>Records (not gap markers) in the batch.</summary>
-    public int RecordCount => Entries.Count(e => e.Kind == EntryKind.Record);
+    public int RecordCount { get; }
 
     internal int Epoch { get; }
 }

@@ -36,6 +36,16 @@ public static class ProvenanceHeaders
     public static Headers Build(EdgeRecord record, byte[] site, byte[] lane)
     {
         ArgumentNullException.ThrowIfNull(record);
+        return Build(record, site, TopicNameBytes(record.Source.Topic), lane);
+    }
+
+    /// <summary>The UTF-8 bytes of a source topic name, encoded once per name (callers may share the array).</summary>
+    public static byte[] TopicNameBytes(string topic) => TopicBytes.GetOrAdd(topic, t => Encoding.UTF8.GetBytes(t));
+
+    /// <summary>As <see cref="Build(EdgeRecord, byte[], byte[])"/>, with the source topic's bytes from <see cref="TopicNameBytes"/>.</summary>
+    public static Headers Build(EdgeRecord record, byte[] site, byte[] topic, byte[] lane)
+    {
+        ArgumentNullException.ThrowIfNull(record);
         var h = new Headers();
         foreach (var rh in record.Headers)
         {
@@ -45,7 +55,7 @@ public static class ProvenanceHeaders
         // Per-record cost matters here (every forwarded record carries these): topic names and small partition
         // numbers are encoded once; header values are copied by the client, so shared arrays are safe.
         h.Add(Site, site);
-        h.Add(Topic, TopicBytes.GetOrAdd(record.Source.Topic, t => Encoding.UTF8.GetBytes(t)));
+        h.Add(Topic, topic);
         h.Add(Partition, record.Source.Partition < SmallNumbers.Length ? SmallNumbers[record.Source.Partition] : Decimal(record.Source.Partition));
         h.Add(Offset, Decimal(record.Source.Offset));
         h.Add(Timestamp, Decimal(record.TimestampMs));

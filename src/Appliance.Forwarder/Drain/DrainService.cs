@@ -36,7 +36,7 @@ public sealed class DrainService : BackgroundService
     private readonly byte[] _siteBytes;
     private readonly TopicTemplate _defaultTemplate;
     private readonly string _gapTopic;
-    private readonly Dictionary<(string Topic, string Lane), string> _destinations = [];
+    private readonly Dictionary<(string Topic, string? Lane), TopicPartition> _destinations = [];
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(5);
     private (long Read, long Committed)[] _emptyAt = [];
     private long _delivered;
@@ -269,25 +269,37 @@ public sealed class DrainService : BackgroundService
                 var batch = lease.Batch;
                 var laneName = batch.Lane.Name;
                 var laneBytes = Encoding.UTF8.GetBytes(laneName);
+                // Consecutive records of a batch nearly always share their topics (the buffer interns topic names):
+                // the destination is looked up again only when they change.
+                string? lastSource = null, lastExplicit = null;
+                TopicPartition? destination = null;
+                byte[] topicBytes = [];
                 foreach (var entry in batch.Entries)
                 {
                     if (entry.Record is { } rec)
                     {
-                        var topic = rec.DestinationTopic ?? DefaultDestination(rec.Source.Topic, laneName);
+                        if (destination is null || !ReferenceEquals(rec.Source.Topic, lastSource) || !ReferenceEquals(rec.DestinationTopic, lastExplicit))
+                        {
+                            lastSource = rec.Source.Topic;
+                            lastExplicit = rec.DestinationTopic;
+                            destination = Destination(rec.DestinationTopic, rec.Source.Topic, laneName);
+                            topicBytes = ProvenanceHeaders.TopicNameBytes(rec.Source.Topic);
+                        }
+
                         var msg = new Message<byte[]?, byte[]?>
                         {
                             Key = rec.Key,
                             Value = rec.Value,
-                            Headers = ProvenanceHeaders.Build(rec, _siteBytes, laneBytes),
+                            Headers = ProvenanceHeaders.Build(rec, _siteBytes, topicBytes, laneBytes),
                             Timestamp = new Timestamp(rec.TimestampMs, TimestampType.CreateTime),
                         };
-                        ProduceWithBackpressure(producer, topic, msg, onReport);
+                        ProduceWithBackpressure(producer, destination, msg, onReport);
                         records++;
                     }
                     else if (entry.Gap is { } gap)
                     {
                         var msg = new Message<byte[]?, byte[]?> { Key = laneBytes, Value = GapMarkerFormat.ToJson(_config.Site.Id, gap) };
-                        ProduceWithBackpressure(producer, _gapTopic, msg, onReport);
+                        ProduceWithBackpressure(producer, new TopicPartition(_gapTopic, Partition.Any), msg, onReport);
                         Interlocked.Increment(ref _gapsDelivered);
                         Log.GapForwarded(_logger, gap.Lane, gap.Reason.ToLabel(), gap.Count, gap.Ranges.Count);
                     }
@@ -296,7 +308,7 @@ public sealed class DrainService : BackgroundService
                 if (exactlyOnce)
                 {
                     var cp = new Checkpoint(_config.Site.Id, laneName, incarnation, batch.EndAddress, batch.StartAddress, batch.RecordCount, nowMs);
-                    ProduceWithBackpressure(producer, _config.Central.CheckpointTopic,
+                    ProduceWithBackpressure(producer, new TopicPartition(_config.Central.CheckpointTopic, Partition.Any),
                         new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(Checkpoint.KeyOf(_config.Site.Id, laneName)), Value = cp.ToJson() }, onReport);
                 }
             }
@@ -331,19 +343,22 @@ public sealed class DrainService : BackgroundService
         }
     }
 
-    /// <summary>The default template rendered once per (source topic, lane), not per record.</summary>
-    private string DefaultDestination(string sourceTopic, string lane)
+    /// <summary>
+    /// The central topic of a record (any partition): its own destination, else the default template rendered once
+    /// per (source topic, lane), not per record.
+    /// </summary>
+    private TopicPartition Destination(string? explicitTopic, string sourceTopic, string lane)
     {
-        ref var topic = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_destinations, (sourceTopic, lane), out var exists);
+        ref var topic = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_destinations, (explicitTopic ?? sourceTopic, explicitTopic is null ? lane : null), out var exists);
         if (!exists)
         {
-            topic = _defaultTemplate.Render(_config.Site.Id, sourceTopic, lane);
+            topic = new TopicPartition(explicitTopic ?? _defaultTemplate.Render(_config.Site.Id, sourceTopic, lane), Partition.Any);
         }
 
         return topic!;
     }
 
-    private static void ProduceWithBackpressure(IProducer<byte[]?, byte[]?> producer, string topic, Message<byte[]?, byte[]?> msg, Action<DeliveryReport<byte[]?, byte[]?>>? onReport)
+    private static void ProduceWithBackpressure(IProducer<byte[]?, byte[]?> producer, TopicPartition topic, Message<byte[]?, byte[]?> msg, Action<DeliveryReport<byte[]?, byte[]?>>? onReport)
     {
         while (true)
         {
