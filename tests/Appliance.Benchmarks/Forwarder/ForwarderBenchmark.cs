@@ -22,7 +22,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
 {
     public string Name => "forwarder";
 
-    public string Description => "forwarder vs plain bridge (100 B, 1 KiB); backlog of the real exe: RSS, restart-to-draining, drain rate, critical latency [--n100 300000] [--n1k 60000] [--runs 2] [--backlog-mib 2048] [--malloc glibc|jemalloc|both] (0 skips a part)";
+    public string Description => "forwarder vs plain bridge (100 B, 1 KiB); backlog of the real exe: RSS, restart-to-draining, drain rate, critical latency [--n100 300000] [--n1k 60000] [--runs 2] [--backlog-mib 2048] [--malloc glibc|jemalloc|both] [--forwarder-dir DIR: a `dotnet publish` of the forwarder to run for the backlog part, e.g. ReadyToRun] (0 skips a part)";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
@@ -31,6 +31,13 @@ internal sealed class ForwarderBenchmark : IBenchmark
         var runs = BenchmarkArgs.Int(args, "--runs", 2);
         var backlogMiB = BenchmarkArgs.Int(args, "--backlog-mib", 2048);
         var malloc = BenchmarkArgs.Value(args, "--malloc") ?? "glibc";
+        var forwarderDir = BenchmarkArgs.Value(args, "--forwarder-dir") ?? AppContext.BaseDirectory;
+        if (!File.Exists(Path.Combine(forwarderDir, "appliance-forwarder.dll")))
+        {
+            Console.Error.WriteLine($"--forwarder-dir: {forwarderDir} has no appliance-forwarder.dll");
+            return 2;
+        }
+
         if (malloc is not ("glibc" or "jemalloc" or "both") || (malloc != "glibc" && !File.Exists(BenchmarkArgs.Jemalloc)))
         {
             Console.Error.WriteLine($"--malloc: glibc, jemalloc or both (jemalloc needs {BenchmarkArgs.Jemalloc}: apt-get install libjemalloc2)");
@@ -55,7 +62,8 @@ internal sealed class ForwarderBenchmark : IBenchmark
                     var bridgeH = await BridgeAsync(edge, central, size, count, provenance: true, cancellationToken);
                     var fwd = await ForwarderSteadyAsync(edge, central, size, count, cancellationToken);
                     Console.WriteLine($"value {size,5} B, {count} records, run {run + 1}: bridge {bridge.Rate,9:F0} rec/s | bridge+h {bridgeH.Rate,9:F0} rec/s | forwarder {fwd.Rate,9:F0} rec/s | ratio to bridge {fwd.Rate / bridge.Rate:F2}, to bridge+h {fwd.Rate / bridgeH.Rate:F2}");
-                    Console.WriteLine($"    CPU per record (whole process, both mocks included): bridge {bridge.CpuMicros:F2} µs | bridge+h {bridgeH.CpuMicros:F2} µs | forwarder {fwd.CpuMicros:F2} µs | bridge / forwarder {bridge.CpuMicros / fwd.CpuMicros:F2}");
+                    Console.WriteLine($"    CPU per record, whole process: bridge {bridge.CpuMicros:F2} µs | bridge+h {bridgeH.CpuMicros:F2} µs | forwarder {fwd.CpuMicros:F2} µs | bridge / forwarder {bridge.CpuMicros / fwd.CpuMicros:F2}");
+                    Console.WriteLine($"    CPU per record, without the mock clusters' threads: bridge {bridge.ClientCpuMicros:F2} µs | bridge+h {bridgeH.ClientCpuMicros:F2} µs | forwarder {fwd.ClientCpuMicros:F2} µs | bridge / forwarder {bridge.ClientCpuMicros / fwd.ClientCpuMicros:F2}");
                 }
             }
         }
@@ -65,8 +73,8 @@ internal sealed class ForwarderBenchmark : IBenchmark
             foreach (var m in malloc == "both" ? ["glibc", "jemalloc"] : new[] { malloc })
             {
                 Console.WriteLine();
-                Console.WriteLine($"## backlog: the forwarder executable ({m} malloc) buffers {backlogMiB} MiB of 1 KiB records while central is down, is restarted with it and drains it; critical records every 5 ms meanwhile");
-                await BacklogAsync(edge, central, (long)backlogMiB << 20, m == "jemalloc", cancellationToken);
+                Console.WriteLine($"## backlog: the forwarder executable ({m} malloc, from {forwarderDir}) buffers {backlogMiB} MiB of 1 KiB records while central is down, is restarted with it and drains it; critical records every 5 ms meanwhile");
+                await BacklogAsync(edge, central, (long)backlogMiB << 20, m == "jemalloc", forwarderDir, cancellationToken);
             }
         }
 
@@ -105,13 +113,40 @@ internal sealed class ForwarderBenchmark : IBenchmark
         p.Flush(TimeSpan.FromMinutes(2));
     }
 
-    /// <summary>Throughput of one path and the process CPU time it used per record over the same window.</summary>
-    private readonly record struct PathResult(double Rate, double CpuMicros);
+    /// <summary>
+    /// Throughput of one path, the process CPU time it used per record over the same window, and the part of it spent
+    /// outside the two mock clusters' threads (the clients: what the appliance itself would spend with real brokers).
+    /// </summary>
+    private readonly record struct PathResult(double Rate, double CpuMicros, double ClientCpuMicros);
 
-    private static TimeSpan ProcessCpu()
+    /// <summary>Process CPU time and the CPU time of the mock clusters' threads (librdkafka names them <c>rdk:mock</c>).</summary>
+    private readonly record struct CpuSample(TimeSpan Process, TimeSpan Mocks)
     {
-        using var self = Process.GetCurrentProcess();
-        return self.TotalProcessorTime;
+        public static CpuSample Now()
+        {
+            using var self = System.Diagnostics.Process.GetCurrentProcess();
+            var mocks = 0L;
+            foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+            {
+                try
+                {
+                    if (File.ReadAllText(Path.Combine(task, "comm")).StartsWith("rdk:mock", StringComparison.Ordinal))
+                    {
+                        // schedstat: time on CPU in nanoseconds, then wait time, then time slices.
+                        mocks += long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
+                    }
+                }
+                catch (IOException)
+                {
+                    // The thread ended while it was read; mock threads live as long as the benchmark.
+                }
+            }
+
+            return new CpuSample(self.TotalProcessorTime, TimeSpan.FromTicks(mocks / 100));
+        }
+
+        public PathResult PerRecord(CpuSample end, double rate, double records) =>
+            new(rate, (end.Process - Process).TotalMicroseconds / records, ((end.Process - Process) - (end.Mocks - Mocks)).TotalMicroseconds / records);
     }
 
     private static async Task<PathResult> BridgeAsync(MockKafkaCluster edge, MockKafkaCluster central, int size, int count, bool provenance, CancellationToken ct)
@@ -138,7 +173,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(src, p, Offset.Beginning)));
             var acked = 0L;
             var read = 0;
-            var cpu = TimeSpan.Zero;
+            var cpu = default(CpuSample);
             while (read < count)
             {
                 var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
@@ -150,7 +185,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
                 if (read++ == 0)
                 {
                     sw.Restart();
-                    cpu = ProcessCpu();
+                    cpu = CpuSample.Now();
                 }
 
                 while (true)
@@ -178,8 +213,8 @@ internal sealed class ForwarderBenchmark : IBenchmark
 
             producer.Flush(TimeSpan.FromMinutes(2));
             sw.Stop();
-            cpu = ProcessCpu() - cpu;
-            return Interlocked.Read(ref acked) == count ? new PathResult(count / sw.Elapsed.TotalSeconds, cpu.TotalMicroseconds / count) : new PathResult(double.NaN, double.NaN);
+            var end = CpuSample.Now();
+            return Interlocked.Read(ref acked) == count ? cpu.PerRecord(end, count / sw.Elapsed.TotalSeconds, count) : new PathResult(double.NaN, double.NaN, double.NaN);
         }, ct);
     }
 
@@ -213,7 +248,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         var first = drain.RecordsDelivered;
         var ingestedAtStart = ingest.RecordsIngested;
         sw.Restart();
-        var cpu = ProcessCpu();
+        var cpu = CpuSample.Now();
         while (drain.RecordsDelivered < count)
         {
             if (ingested == TimeSpan.Zero && ingest.RecordsIngested >= count)
@@ -225,21 +260,22 @@ internal sealed class ForwarderBenchmark : IBenchmark
         }
 
         sw.Stop();
-        cpu = ProcessCpu() - cpu;
+        var end = CpuSample.Now();
         Console.WriteLine($"    forwarder: start-up to first delivery {startup.TotalSeconds:F2} s (ingested {ingestedAtStart} by then); then all ingested after {ingested.TotalSeconds:F2} s, all delivered after {sw.Elapsed.TotalSeconds:F2} s; {drain.DeliveryTimes.Transactions} transactions, producing {drain.DeliveryTimes.Producing.TotalSeconds:F2} s, committing {drain.DeliveryTimes.Committing.TotalSeconds:F2} s");
         await host.StopAsync(ct);
         // Records ingested before the window were taken with CPU time outside it: per record, the window's CPU is
         // divided by the mean of the records ingested and the records delivered within it.
         var worked = ((count - ingestedAtStart) + (count - first)) / 2.0;
-        return new PathResult((count - first) / sw.Elapsed.TotalSeconds, cpu.TotalMicroseconds / worked);
+        return cpu.PerRecord(end, (count - first) / sw.Elapsed.TotalSeconds, worked);
     }
 
-    private static async Task BacklogAsync(MockKafkaCluster edge, MockKafkaCluster central, long backlogBytes, bool jemalloc, CancellationToken ct)
+    private static async Task BacklogAsync(MockKafkaCluster edge, MockKafkaCluster central, long backlogBytes, bool jemalloc, string forwarderDir, CancellationToken ct)
     {
         const int size = 1024;
         var count = (int)(backlogBytes / size);
-        // The mock keeps ~5 MiB per partition: the load stays at most 24 MiB in total (0.4 MiB per partition on
-        // average) ahead of what the forwarder has taken, so uneven fetching across partitions cannot lose records.
+        // The mock keeps ~5 MiB per partition: the load stays at most 24 MiB (checked every 8,000 records, so at most
+        // 32 MiB: 0.5 MiB per partition on average) ahead of what the forwarder has taken, so uneven fetching across
+        // partitions cannot lose records.
         const int partitions = 64;
         const long aheadBytes = 24L << 20;
         var site = Topic("bench").ToLowerInvariant();
@@ -255,7 +291,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         using var dir = new TempDirectory("fwd-bench-backlog");
         var metricsPort = FreePort();
         var config = WriteConfig(dir, site, edge.BootstrapServers, central.BootstrapServers, cp, [("critical", crit, 8), ("bulk", bulk, 1)], backlogBytes + (512L << 20), metricsPort);
-        var dll = Path.Combine(AppContext.BaseDirectory, "appliance-forwarder.dll");
+        var dll = Path.Combine(forwarderDir, "appliance-forwarder.dll");
         var options = new ChildProcessOptions { CloseStdin = true };
         if (jemalloc)
         {
@@ -269,6 +305,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         {
             await metrics.WaitUntilUpAsync(fwd, TimeSpan.FromSeconds(60), ct);
             var sw = Stopwatch.StartNew();
+            var bufferingCpu = ProcessCpu(fwd.Id);
             var rssAt = new List<(long Bytes, long Rss)>();
             long peakRss = 0;
             var marks = new Queue<long>([backlogBytes / 4, backlogBytes / 2, backlogBytes]);
@@ -283,9 +320,12 @@ internal sealed class ForwarderBenchmark : IBenchmark
                     long ingested = 0;
                     for (var i = 0; i < count; i++)
                     {
-                        if (i % 2_000 == 0)
+                        if (i % 8_000 == 0)
                         {
-                            // Pace against what the forwarder has taken, and sample its RSS on the way.
+                            // Pace against what the forwarder has taken, and sample its RSS on the way. Each check
+                            // scrapes the forwarder's metrics endpoint, which costs it CPU (its .NET statistics list
+                            // /proc/self/fd): checked every 8,000 records and at most 5 times a second while waiting,
+                            // so the ingest's CPU figure is not inflated by the benchmark's own polling.
                             while (true)
                             {
                                 ingested = (long)await metrics.ValueAsync("appliance_lane_ingested_records_total", "bulk", ct);
@@ -301,7 +341,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
                                     break;
                                 }
 
-                                p.Poll(TimeSpan.FromMilliseconds(50));
+                                p.Poll(TimeSpan.FromMilliseconds(200));
                             }
                         }
 
@@ -333,6 +373,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             }
 
             var buffered = sw.Elapsed;
+            bufferingCpu = ProcessCpu(fwd.Id) - bufferingCpu;
             var bufferBytes = (long)await metrics.ValueAsync("appliance_buffer_buffered_bytes", null, ct);
             while (marks.Count > 0)
             {
@@ -342,7 +383,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             // Settled: a few seconds without new data.
             await Task.Delay(TimeSpan.FromSeconds(5), ct);
             var settledRss = ProcessRss(fwd.Id);
-            Console.WriteLine($"buffered {count:N0} x {size} B ({backlogBytes >> 20} MiB payload) in {buffered.TotalSeconds:F1} s ({count / buffered.TotalSeconds:F0} rec/s, paced by the edge load); buffer {bufferBytes / 1048576.0:F0} MiB");
+            Console.WriteLine($"buffered {count:N0} x {size} B ({backlogBytes >> 20} MiB payload) in {buffered.TotalSeconds:F1} s ({count / buffered.TotalSeconds:F0} rec/s, paced by the edge load); buffer {bufferBytes / 1048576.0:F0} MiB; forwarder CPU {bufferingCpu.TotalSeconds:F1} s = {bufferingCpu.TotalMicroseconds / count:F1} µs per record (ingest only)");
             Console.WriteLine($"forwarder RSS while buffering: {string.Join(", ", rssAt.Select(r => $"{r.Rss >> 20} MiB at {r.Bytes >> 20} MiB"))}; peak {peakRss >> 20} MiB; settled with the full backlog {settledRss >> 20} MiB");
 
             fwd.Terminate();
@@ -363,11 +404,13 @@ internal sealed class ForwarderBenchmark : IBenchmark
             // Drain rate over the first GiB (or half of a smaller backlog), right after the restart.
             var firstBytes = Math.Min(1L << 30, backlogBytes / 2);
             var drainStart = sw.Elapsed;
+            var drainCpu = ProcessCpu(fwd.Id);
             long peakDrainRss = 0;
             await WaitForDrainedAsync(metrics, firstBytes, sw, TimeSpan.FromMinutes(20), ct, () => peakDrainRss = Math.Max(peakDrainRss, ProcessRss(fwd.Id)));
             var firstTime = sw.Elapsed - drainStart;
+            drainCpu = ProcessCpu(fwd.Id) - drainCpu;
             var restartLatency = afterRestart.Stop();
-            Console.WriteLine($"drain after the restart: first {firstBytes >> 20} MiB in {firstTime.TotalSeconds:F1} s = {firstBytes / 1e6 / firstTime.TotalSeconds:F1} MB/s payload, {firstBytes / size / firstTime.TotalSeconds:F0} rec/s; critical latency meanwhile (from the first delivery on; includes the new process's warm-up): {Describe(restartLatency)}");
+            Console.WriteLine($"drain after the restart: first {firstBytes >> 20} MiB in {firstTime.TotalSeconds:F1} s = {firstBytes / 1e6 / firstTime.TotalSeconds:F1} MB/s payload, {firstBytes / size / firstTime.TotalSeconds:F0} rec/s, forwarder CPU {drainCpu.TotalMicroseconds / (firstBytes / size):F1} µs per record (drain only); critical latency meanwhile (from the first delivery on; includes the new process's warm-up): {Describe(restartLatency)}");
 
             // Reconnection under the remaining backlog: central down for 5 s while the forwarder keeps running.
             var outage = TimeSpan.FromSeconds(5);
@@ -381,10 +424,12 @@ internal sealed class ForwarderBenchmark : IBenchmark
             afterReconnect.MeasureFromNow();
             var resumed = sw.Elapsed - up;
             var restStart = sw.Elapsed;
+            var restCpu = ProcessCpu(fwd.Id);
             await WaitForDrainedAsync(metrics, backlogBytes, sw, TimeSpan.FromMinutes(20), ct, () => peakDrainRss = Math.Max(peakDrainRss, ProcessRss(fwd.Id)));
             var restTime = sw.Elapsed - restStart;
+            restCpu = ProcessCpu(fwd.Id) - restCpu;
             var reconnectLatency = afterReconnect.Stop();
-            Console.WriteLine($"central down {outage.TotalSeconds:F0} s with {(backlogBytes - before) >> 20} MiB still buffered; deliveries resumed {resumed.TotalMilliseconds:F0} ms after central came back; the remaining {(backlogBytes - before) >> 20} MiB drained in {restTime.TotalSeconds:F1} s = {(backlogBytes - before) / 1e6 / restTime.TotalSeconds:F1} MB/s");
+            Console.WriteLine($"central down {outage.TotalSeconds:F0} s with {(backlogBytes - before) >> 20} MiB still buffered; deliveries resumed {resumed.TotalMilliseconds:F0} ms after central came back; the remaining {(backlogBytes - before) >> 20} MiB drained in {restTime.TotalSeconds:F1} s = {(backlogBytes - before) / 1e6 / restTime.TotalSeconds:F1} MB/s, forwarder CPU {restCpu.TotalMicroseconds / ((backlogBytes - before) / size):F1} µs per record (drain only)");
             Console.WriteLine($"critical latency after the reconnection, while the backlog drained (produce at edge -> read at central): {Describe(reconnectLatency)}");
             Console.WriteLine($"forwarder RSS peak while draining: {peakDrainRss >> 20} MiB");
             fwd.Terminate();
@@ -420,6 +465,23 @@ internal sealed class ForwarderBenchmark : IBenchmark
 
     private static string Describe(List<double> sorted) =>
         $"n={sorted.Count} p50 {Pct(sorted, 0.5):F0} ms p99 {Pct(sorted, 0.99):F0} ms max {(sorted.Count > 0 ? sorted[^1] : double.NaN):F0} ms";
+
+    /// <summary>User + system CPU time of another process (from /proc, clock ticks of 10 ms).</summary>
+    private static TimeSpan ProcessCpu(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromMilliseconds(ticks * 10);
+        }
+        catch (IOException)
+        {
+            return TimeSpan.Zero;
+        }
+    }
 
     private static long ProcessRss(int pid)
     {
