@@ -309,7 +309,14 @@ public sealed class ForwarderProcess : IAsyncDisposable
 
         lock (_gate)
         {
-            _process?.Dispose();
+            if (_process is { } last)
+            {
+                // The last process may have exited by itself just before supervision ended: then neither KillAsync
+                // (nothing left to kill) nor its watcher (no restart wanted any more) recorded it. Its pid file goes too.
+                TryDelete(PidFile(last.Id));
+                last.Dispose();
+            }
+
             _process = null;
         }
 
