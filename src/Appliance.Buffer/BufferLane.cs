@@ -405,28 +405,16 @@ public sealed class BufferLane : IDisposable
 
     private bool Fits(long size) => !OwnQuotaExceeded(size) && _owner.TotalBufferedBytes + size <= _owner.Options.TotalBudgetBytes;
 
-    private long EnqueueLocked(ReadOnlySpan<byte> entry)
-    {
-        var address = Log.Enqueue(entry);
-        Enqueued(entry.Length);
-        return address;
-    }
-
     /// <summary>
-    /// As <see cref="EnqueueLocked"/>, but when the log's memory holds only pages not yet written, waits for FASTER's
-    /// next page flush instead of spinning: <c>FasterLog.Enqueue</c> retries with <c>Thread.Yield</c>, which cost the
-    /// ingest a fifth of its CPU while the disk caught up (perf, docs/benchmarks.md "Forwarder").
+    /// Appends an entry to the log; the caller holds the lane lock. When the log's memory holds only pages not yet
+    /// written, waits for FASTER's next page flush instead of spinning: <c>FasterLog.Enqueue</c> retries with
+    /// <c>Thread.Yield</c>, which cost the ingest a fifth of its CPU while the disk caught up (perf,
+    /// docs/benchmarks.md "Forwarder").
     /// </summary>
     private async ValueTask<long> EnqueueLockedAsync(ReadOnlyMemory<byte> entry, CancellationToken cancellationToken)
     {
         var address = Log.TryEnqueue(entry.Span, out var enqueued) ? enqueued : await Log.EnqueueAsync(entry, cancellationToken);
-        Enqueued(entry.Length);
-        return address;
-    }
-
-    private void Enqueued(int length)
-    {
-        _uncommittedBytes += EntrySize(length);
+        _uncommittedBytes += EntrySize(entry.Length);
         if (_uncommittedBytes >= _owner.Options.CommitBytes)
         {
             _owner.RequestCommit();
@@ -435,6 +423,8 @@ public sealed class BufferLane : IDisposable
         {
             _owner.NoteUncommitted();
         }
+
+        return address;
     }
 
     private void DropLocked(SourcePosition pos, long nowMs)
@@ -657,7 +647,8 @@ public sealed class BufferLane : IDisposable
                 {
                     _gapEncoder.ResetWrittenCount();
                     EntryCodec.WriteGap(_gapEncoder, marker, nowMs);
-                    EnqueueLocked(_gapEncoder.WrittenSpan);
+                    // Not cancellable: the markers were taken from the pending list and must reach the log.
+                    await EnqueueLockedAsync(_gapEncoder.WrittenMemory, CancellationToken.None);
                     BufferLog.Dropped(_logger, Name, marker.Count, marker.Reason.ToLabel());
                 }
 
