@@ -36,13 +36,10 @@ public static class ProvenanceHeaders
     public static Headers Build(EdgeRecord record, byte[] site, byte[] lane)
     {
         ArgumentNullException.ThrowIfNull(record);
-        return Build(record, site, TopicNameBytes(record.Source.Topic), lane);
+        return Build(record, site, TopicBytes.GetOrAdd(record.Source.Topic, t => Encoding.UTF8.GetBytes(t)), lane);
     }
 
-    /// <summary>The UTF-8 bytes of a source topic name, encoded once per name (callers may share the array).</summary>
-    public static byte[] TopicNameBytes(string topic) => TopicBytes.GetOrAdd(topic, t => Encoding.UTF8.GetBytes(t));
-
-    /// <summary>As <see cref="Build(EdgeRecord, byte[], byte[])"/>, with the source topic's bytes from <see cref="TopicNameBytes"/>.</summary>
+    /// <summary>As <see cref="Build(EdgeRecord, byte[], byte[])"/>, with the source topic's UTF-8 bytes given (encoded once by the caller).</summary>
     public static Headers Build(EdgeRecord record, byte[] site, byte[] topic, byte[] lane)
     {
         ArgumentNullException.ThrowIfNull(record);

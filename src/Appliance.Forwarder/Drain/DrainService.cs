@@ -36,7 +36,9 @@ public sealed class DrainService : BackgroundService
     private readonly byte[] _siteBytes;
     private readonly TopicTemplate _defaultTemplate;
     private readonly string _gapTopic;
-    private readonly Dictionary<(string Topic, string? Lane), TopicPartition> _destinations = [];
+    private readonly Dictionary<(string Source, string? Destination, string Lane), (TopicPartition Destination, byte[] SourceTopic)> _destinations = [];
+    private readonly TopicPartition _gapDestination;
+    private readonly TopicPartition _checkpointDestination;
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(5);
     private (long Read, long Committed)[] _emptyAt = [];
     private long _delivered;
@@ -66,6 +68,8 @@ public sealed class DrainService : BackgroundService
         _siteBytes = Encoding.UTF8.GetBytes(_config.Site.Id);
         _defaultTemplate = TopicTemplate.TryParse(_config.Central.DestinationTemplate, out _)!;
         _gapTopic = TopicTemplate.TryParse(_config.Central.GapTopic, out _)!.Render(_config.Site.Id, "", "");
+        _gapDestination = new TopicPartition(_gapTopic, Partition.Any);
+        _checkpointDestination = new TopicPartition(_config.Central.CheckpointTopic, Partition.Any);
     }
 
     /// <summary>Records delivered to central (committed) since start.</summary>
@@ -269,28 +273,16 @@ public sealed class DrainService : BackgroundService
                 var batch = lease.Batch;
                 var laneName = batch.Lane.Name;
                 var laneBytes = Encoding.UTF8.GetBytes(laneName);
-                // Consecutive records of a batch nearly always share their topics (the buffer interns topic names):
-                // the destination is looked up again only when they change.
-                string? lastSource = null, lastExplicit = null;
-                TopicPartition? destination = null;
-                byte[] topicBytes = [];
                 foreach (var entry in batch.Entries)
                 {
                     if (entry.Record is { } rec)
                     {
-                        if (destination is null || !ReferenceEquals(rec.Source.Topic, lastSource) || !ReferenceEquals(rec.DestinationTopic, lastExplicit))
-                        {
-                            lastSource = rec.Source.Topic;
-                            lastExplicit = rec.DestinationTopic;
-                            destination = Destination(rec.DestinationTopic, rec.Source.Topic, laneName);
-                            topicBytes = ProvenanceHeaders.TopicNameBytes(rec.Source.Topic);
-                        }
-
+                        var (destination, sourceTopic) = Destination(rec, laneName);
                         var msg = new Message<byte[]?, byte[]?>
                         {
                             Key = rec.Key,
                             Value = rec.Value,
-                            Headers = ProvenanceHeaders.Build(rec, _siteBytes, topicBytes, laneBytes),
+                            Headers = ProvenanceHeaders.Build(rec, _siteBytes, sourceTopic, laneBytes),
                             Timestamp = new Timestamp(rec.TimestampMs, TimestampType.CreateTime),
                         };
                         ProduceWithBackpressure(producer, destination, msg, onReport);
@@ -299,7 +291,7 @@ public sealed class DrainService : BackgroundService
                     else if (entry.Gap is { } gap)
                     {
                         var msg = new Message<byte[]?, byte[]?> { Key = laneBytes, Value = GapMarkerFormat.ToJson(_config.Site.Id, gap) };
-                        ProduceWithBackpressure(producer, new TopicPartition(_gapTopic, Partition.Any), msg, onReport);
+                        ProduceWithBackpressure(producer, _gapDestination, msg, onReport);
                         Interlocked.Increment(ref _gapsDelivered);
                         Log.GapForwarded(_logger, gap.Lane, gap.Reason.ToLabel(), gap.Count, gap.Ranges.Count);
                     }
@@ -308,7 +300,7 @@ public sealed class DrainService : BackgroundService
                 if (exactlyOnce)
                 {
                     var cp = new Checkpoint(_config.Site.Id, laneName, incarnation, batch.EndAddress, batch.StartAddress, batch.RecordCount, nowMs);
-                    ProduceWithBackpressure(producer, new TopicPartition(_config.Central.CheckpointTopic, Partition.Any),
+                    ProduceWithBackpressure(producer, _checkpointDestination,
                         new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(Checkpoint.KeyOf(_config.Site.Id, laneName)), Value = cp.ToJson() }, onReport);
                 }
             }
@@ -344,18 +336,19 @@ public sealed class DrainService : BackgroundService
     }
 
     /// <summary>
-    /// The central topic of a record (any partition): its own destination, else the default template rendered once
-    /// per (source topic, lane), not per record.
+    /// Where a record goes (its own destination, else the default template) and its source topic's UTF-8 bytes for the
+    /// provenance header: worked out once per (source topic, destination, lane), not per record.
     /// </summary>
-    private TopicPartition Destination(string? explicitTopic, string sourceTopic, string lane)
+    private (TopicPartition Destination, byte[] SourceTopic) Destination(EdgeRecord rec, string lane)
     {
-        ref var topic = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_destinations, (explicitTopic ?? sourceTopic, explicitTopic is null ? lane : null), out var exists);
+        ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_destinations, (rec.Source.Topic, rec.DestinationTopic, lane), out var exists);
         if (!exists)
         {
-            topic = new TopicPartition(explicitTopic ?? _defaultTemplate.Render(_config.Site.Id, sourceTopic, lane), Partition.Any);
+            var topic = rec.DestinationTopic ?? _defaultTemplate.Render(_config.Site.Id, rec.Source.Topic, lane);
+            entry = (new TopicPartition(topic, Partition.Any), Encoding.UTF8.GetBytes(rec.Source.Topic));
         }
 
-        return topic!;
+        return entry;
     }
 
     private static void ProduceWithBackpressure(IProducer<byte[]?, byte[]?> producer, TopicPartition topic, Message<byte[]?, byte[]?> msg, Action<DeliveryReport<byte[]?, byte[]?>>? onReport)
