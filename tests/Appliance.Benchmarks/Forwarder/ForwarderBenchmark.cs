@@ -466,21 +466,11 @@ internal sealed class ForwarderBenchmark : IBenchmark
     private static string Describe(List<double> sorted) =>
         $"n={sorted.Count} p50 {Pct(sorted, 0.5):F0} ms p99 {Pct(sorted, 0.99):F0} ms max {(sorted.Count > 0 ? sorted[^1] : double.NaN):F0} ms";
 
-    /// <summary>User + system CPU time of another process (from /proc, clock ticks of 10 ms).</summary>
+    /// <summary>User + system CPU time of another process.</summary>
     private static TimeSpan ProcessCpu(int pid)
     {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-            return TimeSpan.FromMilliseconds(ticks * 10);
-        }
-        catch (IOException)
-        {
-            return TimeSpan.Zero;
-        }
+        using var process = Process.GetProcessById(pid);
+        return process.TotalProcessorTime;
     }
 
     private static long ProcessRss(int pid)
