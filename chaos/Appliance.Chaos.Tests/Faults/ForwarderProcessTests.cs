@@ -9,6 +9,8 @@ namespace Appliance.Chaos.Tests.Faults;
 /// exactly "a forwarder that crashes at start-up".
 /// </summary>
 [Trait("Category", "Integration")]
+// Sets the process-wide APPLIANCE_CHAOS_STATE: never in parallel with the other tests that do.
+[Collection("APPLIANCE_CHAOS_STATE")]
 public sealed class ForwarderProcessTests
 {
     [Fact]

@@ -5,6 +5,8 @@ using Appliance.Chaos.Faults;
 namespace Appliance.Chaos.Tests.Faults;
 
 [Trait("Category", "Unit")]
+// Sets the process-wide APPLIANCE_CHAOS_STATE: never in parallel with the other tests that do.
+[Collection("APPLIANCE_CHAOS_STATE")]
 public sealed class LeftoversTests
 {
     [Fact]
