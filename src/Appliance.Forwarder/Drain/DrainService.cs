@@ -49,10 +49,17 @@ public sealed class DrainService : BackgroundService
     private long _commitTicks;
     private long _transactions;
 
-    /// <summary>Transactions (or at-least-once batches) completed, and the time spent producing and committing them: for benchmarks and diagnostics.</summary>
-    public (long Transactions, TimeSpan Producing, TimeSpan Committing) DeliveryTimes =>
-        (Interlocked.Read(ref _transactions), TimeSpan.FromTicks((long)(Interlocked.Read(ref _produceTicks) * (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)),
-         TimeSpan.FromTicks((long)(Interlocked.Read(ref _commitTicks) * (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)));
+    private long _readTicks;
+    private long _idleTicks;
+
+    /// <summary>
+    /// Transactions (or at-least-once batches) completed, and where the drain's time went: reading batches from the
+    /// buffer, producing them, committing (waiting for central's acknowledgement), idle (no lane had data): for
+    /// benchmarks and diagnostics.
+    /// </summary>
+    public DrainTimes DeliveryTimes => new(Interlocked.Read(ref _transactions), Span(ref _readTicks), Span(ref _produceTicks), Span(ref _commitTicks), Span(ref _idleTicks));
+
+    private TimeSpan Span(ref long ticks) => TimeSpan.FromTicks((long)(Interlocked.Read(ref ticks) * (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency));
 
     /// <summary>Creates the drain.</summary>
     public DrainService(BufferHost bufferHost, IOptions<ForwarderConfiguration> config, UplinkMonitor uplink, ForwarderHealth health, TimeProvider time, ILogger<DrainService> logger, ForwarderActivity? activity = null)
@@ -184,6 +191,7 @@ public sealed class DrainService : BackgroundService
             }
 
             var plan = scheduler.Plan(available, _config.Central.MaxTransactionBytes);
+            var readStarted = _time.GetTimestamp();
             for (var i = 0; i < lanes.Count; i++)
             {
                 if (plan[i] <= 0)
@@ -209,8 +217,11 @@ public sealed class DrainService : BackgroundService
             if (leases.Count == 0)
             {
                 await WaitForDataAsync(buffer, ct);
+                Interlocked.Add(ref _idleTicks, _time.GetTimestamp() - readStarted);
                 return;
             }
+
+            Interlocked.Add(ref _readTicks, _time.GetTimestamp() - readStarted);
 
             Array.Fill(_emptyAt, (-1L, -1L));
 
@@ -621,4 +632,17 @@ public sealed class DrainService : BackgroundService
         consumer.Close();
         return result;
     }
+}
+
+/// <summary>Where the drain's time went since start (see <see cref="DrainService.DeliveryTimes"/>).</summary>
+/// <param name="Transactions">Transactions (or at-least-once batches) completed.</param>
+/// <param name="Reading">Reading batches from the buffer.</param>
+/// <param name="Producing">Handing records to the producer.</param>
+/// <param name="Committing">Committing: waiting until central acknowledged the transaction.</param>
+/// <param name="Idle">Waiting because no lane had data.</param>
+public readonly record struct DrainTimes(long Transactions, TimeSpan Reading, TimeSpan Producing, TimeSpan Committing, TimeSpan Idle)
+{
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"{Transactions} transactions; reading {Reading.TotalSeconds:F2} s, producing {Producing.TotalSeconds:F2} s, committing {Committing.TotalSeconds:F2} s, idle {Idle.TotalSeconds:F2} s";
 }
