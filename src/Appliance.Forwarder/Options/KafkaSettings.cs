@@ -125,6 +125,10 @@ public static class KafkaSettings
         {
             c.TransactionalId = TransactionalId(central, siteId);
             c.TransactionTimeoutMs = central.TransactionTimeoutMs;
+            // A failed record fails the commit, so the drain asks for no reports (it passes no handler): without a
+            // report callback librdkafka frees acknowledged messages itself instead of queueing one report per record
+            // for the client's poll thread to call back into .NET.
+            c.EnableDeliveryReports = false;
         }
 
         return c;
