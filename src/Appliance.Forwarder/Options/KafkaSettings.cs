@@ -121,14 +121,14 @@ public static class KafkaSettings
         // The drain reads only the error of a delivery report: copying key, value and headers back into managed
         // memory for every record cost more than producing it (measured with the forwarder benchmark).
         c.DeliveryReportFields = "none";
+        // At-least-once learns of a failed record only from its report. In a transaction a failed record fails the
+        // commit, so the drain passes no handler there, and without a report callback librdkafka frees acknowledged
+        // messages itself instead of queueing one report per record for the client's poll thread to hand to .NET.
+        c.EnableDeliveryReports = central.Delivery != DeliveryMode.ExactlyOnce;
         if (central.Delivery == DeliveryMode.ExactlyOnce)
         {
             c.TransactionalId = TransactionalId(central, siteId);
             c.TransactionTimeoutMs = central.TransactionTimeoutMs;
-            // A failed record fails the commit, so the drain asks for no reports (it passes no handler): without a
-            // report callback librdkafka frees acknowledged messages itself instead of queueing one report per record
-            // for the client's poll thread to call back into .NET.
-            c.EnableDeliveryReports = false;
         }
 
         return c;

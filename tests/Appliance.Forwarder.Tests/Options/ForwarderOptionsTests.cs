@@ -154,6 +154,20 @@ public sealed class ForwarderOptionsTests
     }
 
     [Fact]
+    public void CentralProducer_DeliveryReports_OnlyWithoutTransactions()
+    {
+        var c = Valid();
+        // Exactly once: a failed record fails the commit, so no report per record is queued (and none can be asked
+        // for: Confluent.Kafka refuses a delivery handler when reports are off).
+        c.Central.Kafka["dotnet.producer.enable.delivery.reports"] = "true";
+        Assert.False(KafkaSettings.CentralProducer(c.Central, c.Site.Id).EnableDeliveryReports);
+        // At-least-once learns of failed records only from their reports: not negotiable through pass-through either.
+        c.Central.Delivery = DeliveryMode.AtLeastOnce;
+        c.Central.Kafka["dotnet.producer.enable.delivery.reports"] = "false";
+        Assert.True(KafkaSettings.CentralProducer(c.Central, c.Site.Id).EnableDeliveryReports);
+    }
+
+    [Fact]
     public void Parse_ConfigAndSiteConfig_RestPassedOn()
     {
         var a = ForwarderArguments.Parse(["--config", "/etc/appliance/forwarder.json", "--site-config=/data/site/site.json", "--Site:Id=x"], out var error);
