@@ -29,17 +29,16 @@ public static class ProvenanceHeaders
     /// <summary>Buffer lane the record travelled in.</summary>
     public const string Lane = "edge.lane";
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> TopicBytes = new(StringComparer.Ordinal);
     private static readonly byte[][] SmallNumbers = [.. Enumerable.Range(0, 256).Select(i => Encoding.ASCII.GetBytes(i.ToString(CultureInfo.InvariantCulture)))];
 
     /// <summary>Builds the Kafka headers of a forwarded record: its own headers, then the provenance headers.</summary>
     public static Headers Build(EdgeRecord record, byte[] site, byte[] lane)
     {
         ArgumentNullException.ThrowIfNull(record);
-        return Build(record, site, TopicBytes.GetOrAdd(record.Source.Topic, t => Encoding.UTF8.GetBytes(t)), lane);
+        return Build(record, site, Encoding.UTF8.GetBytes(record.Source.Topic), lane);
     }
 
-    /// <summary>As <see cref="Build(EdgeRecord, byte[], byte[])"/>, with the source topic's UTF-8 bytes given (encoded once by the caller).</summary>
+    /// <summary>As <see cref="Build(EdgeRecord, byte[], byte[])"/>, with the source topic's UTF-8 bytes given (a per-record path encodes them once per topic).</summary>
     public static Headers Build(EdgeRecord record, byte[] site, byte[] topic, byte[] lane)
     {
         ArgumentNullException.ThrowIfNull(record);

@@ -57,9 +57,10 @@ public sealed class DrainService : BackgroundService
     /// buffer, producing them, committing (waiting for central's acknowledgement), idle (no lane had data): for
     /// benchmarks and diagnostics.
     /// </summary>
-    public DrainTimes DeliveryTimes => new(Interlocked.Read(ref _transactions), Span(ref _readTicks), Span(ref _produceTicks), Span(ref _commitTicks), Span(ref _idleTicks));
+    public DrainTimes DeliveryTimes => new(Interlocked.Read(ref _transactions), Elapsed(ref _readTicks), Elapsed(ref _produceTicks), Elapsed(ref _commitTicks), Elapsed(ref _idleTicks));
 
-    private TimeSpan Span(ref long ticks) => TimeSpan.FromTicks((long)(Interlocked.Read(ref ticks) * (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency));
+    /// <summary>A sum of timestamp differences as time.</summary>
+    private TimeSpan Elapsed(ref long timestampTicks) => _time.GetElapsedTime(0, Interlocked.Read(ref timestampTicks));
 
     /// <summary>Creates the drain.</summary>
     public DrainService(BufferHost bufferHost, IOptions<ForwarderConfiguration> config, UplinkMonitor uplink, ForwarderHealth health, TimeProvider time, ILogger<DrainService> logger, ForwarderActivity? activity = null)

@@ -129,16 +129,12 @@ internal sealed class ForwarderBenchmark : IBenchmark
     /// </summary>
     private readonly record struct PathResult(double Rate, double CpuMicros, double ClientCpuMicros, double ClientCpuNoJitMicros);
 
-    /// <summary>
-    /// Process CPU time, the CPU time of the mock clusters' threads (librdkafka names them <c>rdk:mock</c>), and each
-    /// thread's CPU time by thread id with its name (for a breakdown by thread group).
-    /// </summary>
-    private readonly record struct CpuSample(TimeSpan Process, TimeSpan Mocks, Dictionary<int, (string Name, long Nanos)> Threads)
+    /// <summary>Process CPU time, and each thread's CPU time in nanoseconds by thread id, with the thread's name.</summary>
+    private readonly record struct CpuSample(TimeSpan Process, Dictionary<int, (string Name, long Nanos)> Threads)
     {
         public static CpuSample Now()
         {
             using var self = System.Diagnostics.Process.GetCurrentProcess();
-            var mocks = 0L;
             var threads = new Dictionary<int, (string, long)>();
             foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
             {
@@ -148,10 +144,6 @@ internal sealed class ForwarderBenchmark : IBenchmark
                     // schedstat: time on CPU in nanoseconds, then wait time, then time slices.
                     var nanos = long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
                     threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = (name, nanos);
-                    if (name.StartsWith("rdk:mock", StringComparison.Ordinal))
-                    {
-                        mocks += nanos;
-                    }
                 }
                 catch (IOException)
                 {
@@ -159,31 +151,36 @@ internal sealed class ForwarderBenchmark : IBenchmark
                 }
             }
 
-            return new CpuSample(self.TotalProcessorTime, TimeSpan.FromTicks(mocks / 100), threads);
+            return new CpuSample(self.TotalProcessorTime, threads);
         }
 
+        /// <summary>
+        /// Per record: process CPU, without the mock clusters' threads (librdkafka names them <c>rdk:mock</c>: the rest is
+        /// what the clients spend), and without the tiered compiler's thread as well (".NET Tiered Compilation Worker",
+        /// truncated to 15 characters: compiling is a one-time cost of a new process or host, not the steady state).
+        /// </summary>
         public PathResult PerRecord(CpuSample end, double rate, double records)
         {
-            var client = (end.Process - Process) - (end.Mocks - Mocks);
-            // The tiered compiler's background thread (".NET Tiered Compilation Worker", shown truncated to 15
-            // characters): compiling is a one-time cost of a new process or host, not part of the steady state.
-            var start = Threads;
-            var jit = TimeSpan.FromTicks(end.Threads.Where(t => t.Value.Name.StartsWith(".NET Tiered", StringComparison.Ordinal))
-                .Sum(t => t.Value.Nanos - (start.TryGetValue(t.Key, out var s) && s.Name == t.Value.Name ? s.Nanos : 0)) / 100);
-            return new(rate, (end.Process - Process).TotalMicroseconds / records, client.TotalMicroseconds / records, (client - jit).TotalMicroseconds / records);
+            var spent = ThreadsSince(end).ToList();
+            TimeSpan Of(string prefix) => TimeSpan.FromTicks(spent.Where(t => t.Name.StartsWith(prefix, StringComparison.Ordinal)).Sum(t => t.Nanos) / 100);
+            var client = (end.Process - Process) - Of("rdk:mock");
+            return new(rate, (end.Process - Process).TotalMicroseconds / records, client.TotalMicroseconds / records, (client - Of(".NET Tiered")).TotalMicroseconds / records);
         }
 
         /// <summary>CPU µs per record by thread name (digits dropped, so <c>rdk:broker3</c> counts as <c>rdk:broker</c>) between this sample and <paramref name="end"/>, largest first.</summary>
-        public string ByThread(CpuSample end, double records)
-        {
-            var start = Threads;
-            return string.Join(" | ", end.Threads
-                .Select(t => (Name: new string(t.Value.Name.Where(c => !char.IsDigit(c)).ToArray()), Nanos: t.Value.Nanos - (start.TryGetValue(t.Key, out var s) && s.Name == t.Value.Name ? s.Nanos : 0)))
-                .GroupBy(t => t.Name)
+        public string ByThread(CpuSample end, double records) =>
+            string.Join(" | ", ThreadsSince(end)
+                .GroupBy(t => new string(t.Name.Where(c => !char.IsDigit(c)).ToArray()))
                 .Select(g => (g.Key, Micros: g.Sum(t => t.Nanos) / 1000.0 / records))
                 .Where(g => g.Micros >= 0.05)
                 .OrderByDescending(g => g.Micros)
                 .Select(g => $"{g.Key} {g.Micros:F2}"));
+
+        /// <summary>Each thread's CPU nanoseconds between this sample and <paramref name="end"/> (a thread started since counts from 0).</summary>
+        private IEnumerable<(string Name, long Nanos)> ThreadsSince(CpuSample end)
+        {
+            var start = Threads;
+            return end.Threads.Select(t => (t.Value.Name, t.Value.Nanos - (start.TryGetValue(t.Key, out var s) && s.Name == t.Value.Name ? s.Nanos : 0)));
         }
     }
 
@@ -201,6 +198,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             var pc = KafkaTestHelpers.ProducerConfig(central.BootstrapServers);
             var site = "bench"u8.ToArray();
             var lane = "bulk"u8.ToArray();
+            var srcBytes = System.Text.Encoding.UTF8.GetBytes(src);
             pc.CompressionType = CompressionType.None;
             pc.BatchSize = 1_000_000;
             pc.DeliveryReportFields = "none";
@@ -231,7 +229,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
                     try
                     {
                         var headers = provenance
-                            ? ProvenanceHeaders.Build(new EdgeRecord(new SourcePosition(r.Topic, r.Partition.Value, r.Offset.Value), r.Message.Timestamp.UnixTimestampMs, r.Message.Key, r.Message.Value), site, lane)
+                            ? ProvenanceHeaders.Build(new EdgeRecord(new SourcePosition(r.Topic, r.Partition.Value, r.Offset.Value), r.Message.Timestamp.UnixTimestampMs, r.Message.Key, r.Message.Value), site, srcBytes, lane)
                             : r.Message.Headers;
                         producer.Produce(dst, new Message<byte[], byte[]> { Key = r.Message.Key, Value = r.Message.Value, Headers = headers }, d =>
                         {
