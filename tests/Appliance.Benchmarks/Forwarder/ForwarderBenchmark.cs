@@ -129,8 +129,11 @@ internal sealed class ForwarderBenchmark : IBenchmark
     /// </summary>
     private readonly record struct PathResult(double Rate, double CpuMicros, double ClientCpuMicros, double ClientCpuNoJitMicros);
 
-    /// <summary>Process CPU time, and each thread's CPU time in nanoseconds by thread id, with the thread's name.</summary>
-    private readonly record struct CpuSample(TimeSpan Process, Dictionary<int, (string Name, long Nanos)> Threads)
+    /// <summary>
+    /// Process CPU time, each thread's CPU time in nanoseconds by thread id with the thread's name, and the garbage
+    /// collector's counters (collections per generation, total pause, bytes allocated).
+    /// </summary>
+    private readonly record struct CpuSample(TimeSpan Process, Dictionary<int, (string Name, long Nanos)> Threads, int[] Collections, TimeSpan GcPause, long Allocated)
     {
         public static CpuSample Now()
         {
@@ -151,7 +154,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
                 }
             }
 
-            return new CpuSample(self.TotalProcessorTime, threads);
+            return new CpuSample(self.TotalProcessorTime, threads, [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)], GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
         }
 
         /// <summary>
@@ -167,14 +170,19 @@ internal sealed class ForwarderBenchmark : IBenchmark
             return new(rate, (end.Process - Process).TotalMicroseconds / records, client.TotalMicroseconds / records, (client - Of(".NET Tiered")).TotalMicroseconds / records);
         }
 
-        /// <summary>CPU µs per record by thread name (digits dropped, so <c>rdk:broker3</c> counts as <c>rdk:broker</c>) between this sample and <paramref name="end"/>, largest first.</summary>
+        /// <summary>
+        /// CPU µs per record by thread name (digits dropped, so <c>rdk:broker3</c> counts as <c>rdk:broker</c>) between
+        /// this sample and <paramref name="end"/>, largest first; then the garbage collections in between (the whole
+        /// process: for the forwarder window that is the forwarder, as the mocks allocate nothing managed).
+        /// </summary>
         public string ByThread(CpuSample end, double records) =>
             string.Join(" | ", ThreadsSince(end)
                 .GroupBy(t => new string(t.Name.Where(c => !char.IsDigit(c)).ToArray()))
                 .Select(g => (g.Key, Micros: g.Sum(t => t.Nanos) / 1000.0 / records))
                 .Where(g => g.Micros >= 0.05)
                 .OrderByDescending(g => g.Micros)
-                .Select(g => $"{g.Key} {g.Micros:F2}"));
+                .Select(g => $"{g.Key} {g.Micros:F2}"))
+            + $"\n      GC: {end.Collections[0] - Collections[0]} / {end.Collections[1] - Collections[1]} / {end.Collections[2] - Collections[2]} collections of gen0 / gen1 / gen2, paused {(end.GcPause - GcPause).TotalMicroseconds / records:F2} µs and allocated {(end.Allocated - Allocated) / records:F0} B per record";
 
         /// <summary>Each thread's CPU nanoseconds between this sample and <paramref name="end"/> (a thread started since counts from 0).</summary>
         private IEnumerable<(string Name, long Nanos)> ThreadsSince(CpuSample end)
