@@ -587,18 +587,36 @@ public sealed class BufferLane : IDisposable
 
     internal BufferEntry Decode(byte[] bytes, int len, long address, long next) => Decode(bytes.AsSpan(0, len), address, next, null);
 
-    internal BufferEntry Decode(ReadOnlySpan<byte> bytes, long address, long next, StringCache? strings)
+    internal BufferEntry Decode(ReadOnlySpan<byte> bytes, long address, long next, StringCache? strings) => Decode(bytes, address, next, strings, verified: false);
+
+    /// <summary>Decodes an entry, checking its CRC first unless <see cref="Verify"/> already did.</summary>
+    internal BufferEntry Decode(ReadOnlySpan<byte> bytes, long address, long next, StringCache? strings, bool verified)
     {
-        var len = bytes.Length;
         try
         {
-            return EntryCodec.Read(bytes, address, next, Name, strings);
+            return verified ? EntryCodec.Decode(bytes, address, next, Name, strings) : EntryCodec.Read(bytes, address, next, Name, strings);
         }
         catch (Exception e) when (e is FormatException or ArgumentOutOfRangeException or IndexOutOfRangeException)
         {
-            throw new BufferCorruptionException($"lane '{Name}': entry at address {address} ({len} bytes) cannot be decoded: {e.Message}", e);
+            throw Undecodable(address, bytes.Length, e);
         }
     }
+
+    /// <summary>Checks an entry's CRC and kind without decoding it.</summary>
+    internal EntryKind Verify(ReadOnlySpan<byte> bytes, long address)
+    {
+        try
+        {
+            return EntryCodec.Verify(bytes);
+        }
+        catch (FormatException e)
+        {
+            throw Undecodable(address, bytes.Length, e);
+        }
+    }
+
+    private BufferCorruptionException Undecodable(long address, int length, Exception e) =>
+        new($"lane '{Name}': entry at address {address} ({length} bytes) cannot be decoded: {e.Message}", e);
 
     /// <summary>Marks a delivered prefix as removed. Caller holds the delivery gate.</summary>
     internal async ValueTask AckAsync(long untilAddress, int records)

@@ -127,11 +127,29 @@ internal static class EntryCodec
     /// <summary>Decodes an entry; throws <see cref="FormatException"/> when the bytes are not a valid version-1 entry.</summary>
     public static BufferEntry Read(ReadOnlySpan<byte> entry, long address, long nextAddress, string lane, StringCache? strings = null)
     {
-        // Our own CRC: FASTER verifies its checksum only for pages read from disk, not for the tail page that
-        // recovery loads into memory, and corruption must never pass unnoticed.
+        Verify(entry);
+        return Decode(entry, address, nextAddress, lane, strings);
+    }
+
+    /// <summary>
+    /// Checks an entry's own CRC and returns its kind; throws <see cref="FormatException"/> when it does not match or
+    /// the kind is unknown. Our own CRC: FASTER verifies its checksum only for pages read from disk, not for the tail
+    /// page that recovery loads into memory, and corruption must never pass unnoticed.
+    /// </summary>
+    public static EntryKind Verify(ReadOnlySpan<byte> entry)
+    {
         Expect(entry.Length > CrcBytes, "entry too short");
         var s = entry[..^CrcBytes];
         Expect(Crc32.HashToUInt32(s) == BinaryPrimitives.ReadUInt32LittleEndian(entry[^CrcBytes..]), "CRC mismatch");
+        var kind = (EntryKind)s[0];
+        Expect(kind is EntryKind.Record or EntryKind.Gap, $"unknown entry kind {(byte)kind}");
+        return kind;
+    }
+
+    /// <summary>Decodes an entry that <see cref="Verify"/> accepted; throws <see cref="FormatException"/> when its layout is invalid.</summary>
+    public static BufferEntry Decode(ReadOnlySpan<byte> entry, long address, long nextAddress, string lane, StringCache? strings = null)
+    {
+        var s = entry[..^CrcBytes];
         var p = 0;
         var kind = (EntryKind)s[p++];
         var appendedAt = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);

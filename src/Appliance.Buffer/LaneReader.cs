@@ -32,7 +32,9 @@ public sealed class LaneReader : IDisposable
 
     /// <summary>
     /// Returns up to <paramref name="maxRecords"/> committed entries (and about <paramref name="maxBytes"/> bytes)
-    /// from the read address, or null when nothing committed is waiting. Never waits for new data.
+    /// from the read address, or null when nothing committed is waiting. Never waits for new data. Every entry's CRC
+    /// is checked here; the batch keeps the entries encoded and decodes each one when it is accessed
+    /// (<see cref="LaneBatch.Entries"/>).
     /// </summary>
     public LaneBatch? Read(int maxRecords, long maxBytes)
     {
@@ -40,59 +42,126 @@ public sealed class LaneReader : IDisposable
         _lane.OwnerThrowIfFaulted();
         SyncWithEvictions();
         var it = _iterator ??= _lane.Log.Scan(ReadAddress, long.MaxValue, recover: false);
-        var entries = new List<BufferEntry>(Math.Min(maxRecords, 1024));
+        var (data, slots) = TakeBuffers(maxRecords, maxBytes);
+        var count = 0;
+        var used = 0;
         long bytes = 0;
         var start = ReadAddress;
         var end = start;
         try
         {
-            while (entries.Count < maxRecords && bytes < maxBytes)
+            while (count < maxRecords && bytes < maxBytes)
             {
-                if (!TryReadNext(it, out var entry, out var len))
+                if (!TryCopyNext(it, ref data, used, out var slot))
                 {
                     break;
                 }
 
-                entries.Add(entry);
-                bytes += len;
-                end = entry.NextAddress;
+                if (count == slots.Length)
+                {
+                    slots = Grow(slots, count + 1);
+                }
+
+                slots[count++] = slot;
+                used += slot.Length;
+                bytes += slot.Length;
+                end = slot.NextAddress;
             }
         }
         catch (FasterException e)
         {
+            ReturnBuffers(data, slots);
             throw _lane.OwnerFault($"lane '{_lane.Name}': committed entry at address {it.NextAddress} failed its checksum; refusing to skip it", new BufferCorruptionException(e.Message, e));
         }
-
-        if (entries.Count == 0)
+        catch
         {
+            ReturnBuffers(data, slots);
+            throw;
+        }
+
+        if (count == 0)
+        {
+            ReturnBuffers(data, slots);
             return null;
         }
 
         _readAddress = end;
-        return new LaneBatch(_lane, start, end, entries, bytes, _epoch);
+        return new LaneBatch(this, _lane, start, end, data, slots, count, bytes, _epoch, _strings);
+    }
+
+    /// <summary>First size of a batch's buffer; it grows (doubling) when a batch needs more.</summary>
+    private const int InitialBatchBuffer = 1 << 20;
+
+    /// <summary>
+    /// The buffers of the last batch whose lease ended, reused by the next read (the drain has one batch per lane out
+    /// at a time, so a lane keeps one pair of buffers, sized by its largest batch; they live in the large object heap
+    /// and cost the garbage collector nothing while reused). A batch read while another is out gets new ones.
+    /// </summary>
+    private (byte[] Data, EntrySlot[] Slots)? _spare;
+    private readonly Lock _spareLock = new();
+
+    private (byte[] Data, EntrySlot[] Slots) TakeBuffers(int maxRecords, long maxBytes)
+    {
+        lock (_spareLock)
+        {
+            if (_spare is { } spare)
+            {
+                _spare = null;
+                return spare;
+            }
+        }
+
+        return (new byte[(int)Math.Clamp(maxBytes, 4096, InitialBatchBuffer)], new EntrySlot[Math.Min(maxRecords, 1024)]);
+    }
+
+    /// <summary>Keeps a batch's buffers for the next read (the larger pair, when two batches were out).</summary>
+    internal void ReturnBuffers(byte[] data, EntrySlot[] slots)
+    {
+        lock (_spareLock)
+        {
+            if (_spare is not { } spare || spare.Data.Length < data.Length)
+            {
+                _spare = (data, slots);
+            }
+        }
     }
 
     /// <summary>
-    /// Decodes the next entry straight from the log's memory (no intermediate copy of the entry; the decoded record
-    /// owns its own key, value and header arrays). The checksum is verified by FASTER as with a copying read.
+    /// Copies the next entry from the log's memory into <paramref name="data"/> at <paramref name="offset"/> (growing
+    /// it if needed) and checks its CRC. FASTER verifies its own checksum as with a copying read.
     /// </summary>
-    private unsafe bool TryReadNext(FasterLogScanIterator it, out BufferEntry entry, out int length)
+    private unsafe bool TryCopyNext(FasterLogScanIterator it, ref byte[] data, int offset, out EntrySlot slot)
     {
-        if (!it.UnsafeGetNext(out var raw, out length, out var cur, out var next))
+        if (!it.UnsafeGetNext(out var raw, out var length, out var cur, out var next))
         {
-            entry = null!;
+            slot = default;
             return false;
         }
 
         try
         {
-            entry = _lane.Decode(new ReadOnlySpan<byte>(raw, length), cur, next, _strings);
+            if (offset + length > data.Length)
+            {
+                data = Grow(data, offset + length, offset);
+            }
+
+            var entry = data.AsSpan(offset, length);
+            new ReadOnlySpan<byte>(raw, length).CopyTo(entry);
+            slot = new EntrySlot(offset, length, cur, next, _lane.Verify(entry, cur));
             return true;
         }
         finally
         {
             it.UnsafeRelease();
         }
+    }
+
+    /// <summary>An array at least twice as large (and at least <paramref name="needed"/>), holding the first <paramref name="keep"/> elements of <paramref name="old"/>.</summary>
+    private static T[] Grow<T>(T[] old, int needed, int? keep = null)
+    {
+        var bigger = new T[Math.Max(needed, old.Length * 2)];
+        old.AsSpan(0, keep ?? old.Length).CopyTo(bigger);
+        return bigger;
     }
 
     /// <summary>Waits until committed data is waiting beyond the read address, or the timeout passes. Returns whether data is waiting.</summary>
@@ -231,22 +300,53 @@ public sealed class LaneReader : IDisposable
     }
 }
 
-/// <summary>A contiguous run of committed entries read from a lane.</summary>
+/// <summary>Where one encoded entry sits in a batch's buffer, its addresses and its kind.</summary>
+internal readonly record struct EntrySlot(int Offset, int Length, long Address, long NextAddress, EntryKind Kind);
+
+/// <summary>
+/// A contiguous run of committed entries read from a lane. The entries stay encoded in one buffer (their CRCs already
+/// checked) and are decoded when accessed: a batch of a few MiB then costs the garbage collector nothing while it waits
+/// for its transaction to commit, and each decoded record can be dropped as soon as it has been sent. The buffer goes
+/// back to the reader for its next batch when the batch's delivery lease ends; the entries cannot be read after that.
+/// </summary>
 public sealed class LaneBatch
 {
-    internal LaneBatch(BufferLane lane, long start, long end, IReadOnlyList<BufferEntry> entries, long bytes, int epoch)
+    private readonly LaneReader _reader;
+    private readonly BufferLane _lane;
+    private readonly StringCache _strings;
+    private readonly int _count;
+    private byte[]? _data;
+    private EntrySlot[]? _slots;
+
+    internal LaneBatch(LaneReader reader, BufferLane lane, long start, long end, byte[] data, EntrySlot[] slots, int count, long bytes, int epoch, StringCache strings)
     {
-        Lane = lane;
+        _reader = reader;
+        _lane = lane;
+        _strings = strings;
+        _data = data;
+        _slots = slots;
+        _count = count;
         StartAddress = start;
         EndAddress = end;
-        Entries = entries;
         PayloadBytes = bytes;
         Epoch = epoch;
-        RecordCount = entries.Count(e => e.Kind == EntryKind.Record);
+        for (var i = 0; i < count; i++)
+        {
+            if (slots[i].Kind == EntryKind.Record)
+            {
+                RecordCount++;
+            }
+            else
+            {
+                GapCount++;
+            }
+        }
+
+        Entries = new EntryList(this);
     }
 
     /// <summary>The lane the batch came from.</summary>
-    public BufferLane Lane { get; }
+    public BufferLane Lane => _lane;
 
     /// <summary>Address of the first entry.</summary>
     public long StartAddress { get; }
@@ -254,7 +354,10 @@ public sealed class LaneBatch
     /// <summary>Address right after the last entry: the lane's new begin once the batch is delivered.</summary>
     public long EndAddress { get; }
 
-    /// <summary>The entries, in order.</summary>
+    /// <summary>
+    /// The entries, in order, each decoded when it is accessed (accessing one twice decodes it twice; each decoded entry
+    /// owns its arrays). Throws <see cref="ObjectDisposedException"/> once the batch's delivery lease has ended.
+    /// </summary>
     public IReadOnlyList<BufferEntry> Entries { get; }
 
     /// <summary>Encoded bytes of the entries (without FASTER headers).</summary>
@@ -263,13 +366,55 @@ public sealed class LaneBatch
     /// <summary>Records (not gap markers) in the batch.</summary>
     public int RecordCount { get; }
 
+    /// <summary>Gap markers in the batch.</summary>
+    public int GapCount { get; }
+
     internal int Epoch { get; }
+
+    /// <summary>Gives the buffers back to the reader (the delivery lease ended). Entries cannot be read after this.</summary>
+    internal void Release()
+    {
+        if (_data is { } data && _slots is { } slots)
+        {
+            _data = null;
+            _slots = null;
+            _reader.ReturnBuffers(data, slots);
+        }
+    }
+
+    private BufferEntry Decode(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _count);
+        var data = _data;
+        var slots = _slots;
+        ObjectDisposedException.ThrowIf(data is null || slots is null, this);
+        var slot = slots[index];
+        return _lane.Decode(data.AsSpan(slot.Offset, slot.Length), slot.Address, slot.NextAddress, _strings, verified: true);
+    }
+
+    private sealed class EntryList(LaneBatch batch) : IReadOnlyList<BufferEntry>
+    {
+        public BufferEntry this[int index] => batch.Decode(index);
+
+        public int Count => batch._count;
+
+        public IEnumerator<BufferEntry> GetEnumerator()
+        {
+            for (var i = 0; i < batch._count; i++)
+            {
+                yield return batch.Decode(i);
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 }
 
 /// <summary>
 /// Exclusive right to deliver one batch: eviction waits while it is held. Complete it once the destination has
 /// acknowledged the batch (e.g. the transaction committed); dispose it without completing to abandon the delivery,
-/// which rewinds the reader.
+/// which rewinds the reader. Either way the batch's entries cannot be read afterwards (its counts and addresses can).
 /// </summary>
 public sealed class DeliveryLease : IAsyncDisposable
 {
@@ -296,6 +441,7 @@ public sealed class DeliveryLease : IAsyncDisposable
         }
         finally
         {
+            Batch.Release();
             _lane.DeliveryGate.Release();
         }
     }
@@ -306,6 +452,7 @@ public sealed class DeliveryLease : IAsyncDisposable
         if (!_done)
         {
             _done = true;
+            Batch.Release();
             _lane.Reader.Rewind();
             _lane.DeliveryGate.Release();
         }

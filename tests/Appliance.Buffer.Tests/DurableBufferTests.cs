@@ -159,13 +159,48 @@ public sealed class DurableBufferTests : BufferTestBase
 
         await buffer.WhenDurableAsync();
         var first = lane.Reader.Read(5, long.MaxValue)!;
+        var firstAddresses = first.Entries.Select(e => e.Address).ToList();
         await using (var lease = await lane.Reader.BeginDeliveryAsync(first))
         {
             Assert.NotNull(lease);
         }
 
+        // The abandoned batch gave its buffer back: its entries are gone, its counts stay.
+        Assert.Throws<ObjectDisposedException>(() => first.Entries[0]);
+        Assert.Equal(5, first.RecordCount);
         var again = lane.Reader.Read(5, long.MaxValue)!;
-        Assert.Equal(first.Entries.Select(e => e.Address), again.Entries.Select(e => e.Address));
+        Assert.Equal(firstAddresses, again.Entries.Select(e => e.Address));
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => (long)i), again.Entries.Select(e => e.Record!.Source.Offset));
+    }
+
+    [Fact]
+    public async Task Read_BatchLargerThanItsFirstBuffer_DecodesEveryEntryIntact()
+    {
+        // 40 records of 60 KB (the test lanes' pages are 64 KiB): one batch outgrows the reader's first 1 MiB buffer twice.
+        await using var buffer = DurableBuffer.Open(Options(Dir));
+        var lane = buffer.Lane("bulk");
+        for (var i = 0; i < 40; i++)
+        {
+            await lane.AppendAsync(Rec(i, valueBytes: 60_000));
+        }
+
+        await buffer.WhenDurableAsync();
+        var batch = lane.Reader.Read(100, long.MaxValue)!;
+        Assert.Equal(40, batch.Entries.Count);
+        Assert.True(batch.PayloadBytes > 2_400_000, $"payload {batch.PayloadBytes}");
+        for (var i = 0; i < 40; i++)
+        {
+            var expected = Rec(i, valueBytes: 60_000);
+            var rec = batch.Entries[i].Record!;
+            Assert.Equal(expected.Source, rec.Source);
+            Assert.Equal(expected.Value, rec.Value);
+            Assert.Equal(expected.DestinationTopic, rec.DestinationTopic);
+        }
+
+        await using var lease = await lane.Reader.BeginDeliveryAsync(batch);
+        await lease!.CompleteAsync();
+        Assert.Throws<ObjectDisposedException>(() => batch.Entries[0]);
+        Assert.Equal(batch.EndAddress, lane.BeginAddress);
     }
 
     [Fact]

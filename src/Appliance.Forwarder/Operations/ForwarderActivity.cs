@@ -59,7 +59,7 @@ public sealed class ForwarderActivity
             var c = Lane(b.Lane.Name);
             Interlocked.Add(ref c.DrainedRecords, b.RecordCount);
             Interlocked.Add(ref c.DrainedBytes, b.PayloadBytes);
-            Interlocked.Add(ref c.Gaps, b.Entries.Count(e => e.Gap is not null));
+            Interlocked.Add(ref c.Gaps, b.GapCount);
         }
 
         Interlocked.Increment(ref _commits);
