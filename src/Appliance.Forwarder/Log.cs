@@ -69,8 +69,8 @@ internal static partial class Log
     public static partial void EdgeRecovered(ILogger logger, int errors);
 
     // 2200-2299: drain
-    [LoggerMessage(EventId = 2200, Level = LogLevel.Information, Message = "Drain session started: {Mode}, transactional id {TransactionalId}")]
-    public static partial void SessionStarted(ILogger logger, string mode, string transactionalId);
+    [LoggerMessage(EventId = 2200, Level = LogLevel.Information, Message = "Drain session started: {Mode}, transactional id {TransactionalId}, records produced {ProducePath}")]
+    public static partial void SessionStarted(ILogger logger, string mode, string transactionalId, string producePath);
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Information, Message = "Checkpoint of lane {Lane} is ahead of the local buffer: skipping {Records} records already at central ({From} -> {To})")]
     public static partial void SkippedDelivered(ILogger logger, string lane, int records, long from, long to);

@@ -89,6 +89,9 @@ public sealed class DrainService : BackgroundService
     /// <summary>Test seam, called after each successful commit and before the buffer is truncated.</summary>
     internal Action? AfterCommitForTests { get; set; }
 
+    /// <summary>Whether the current (or last) session produces records directly through librdkafka (<see cref="DirectProducer"/>).</summary>
+    internal bool ProducesDirectly { get; private set; }
+
     /// <summary>Gap markers delivered since start.</summary>
     public long GapMarkersDelivered => Interlocked.Read(ref _gapsDelivered);
 
@@ -132,6 +135,7 @@ public sealed class DrainService : BackgroundService
         var buffer = _bufferHost.Buffer;
         var exactlyOnce = _config.Central.Delivery == DeliveryMode.ExactlyOnce;
         IProducer<byte[]?, byte[]?>? producer = null;
+        DirectProducer? direct = null;
         try
         {
             // Establishing a session: failures here are retried by the session pipeline with exponential backoff.
@@ -151,11 +155,15 @@ public sealed class DrainService : BackgroundService
                 throw;
             }
 
+            // Records go through librdkafka directly when it can be done (exactly-once only: no per-record reports).
+            direct = exactlyOnce && _config.Central.DirectProduce ? DirectProducer.TryCreate(producer) : null;
+            ProducesDirectly = direct is not null;
             _uplink.ReportSuccess();
-            Log.SessionStarted(_logger, _config.Central.Delivery.ToString(), exactlyOnce ? KafkaSettings.TransactionalId(_config.Central, _config.Site.Id) : "-");
+            Log.SessionStarted(_logger, _config.Central.Delivery.ToString(), exactlyOnce ? KafkaSettings.TransactionalId(_config.Central, _config.Site.Id) : "-",
+                direct is not null ? "directly through librdkafka" : exactlyOnce && _config.Central.DirectProduce ? "through Confluent.Kafka (the direct path is not available with this client)" : "through Confluent.Kafka");
             while (!ct.IsCancellationRequested)
             {
-                await RunRoundAsync(buffer, producer, exactlyOnce, scheduler, limiter, ct);
+                await RunRoundAsync(buffer, producer, direct, exactlyOnce, scheduler, limiter, ct);
             }
         }
         catch (Exception e) when (producer is not null && UplinkMonitor.IsUplinkFailure(e))
@@ -167,6 +175,7 @@ public sealed class DrainService : BackgroundService
         }
         finally
         {
+            direct?.Dispose();
             if (producer is not null)
             {
                 DisposeProducer(producer, exactlyOnce);
@@ -174,7 +183,7 @@ public sealed class DrainService : BackgroundService
         }
     }
 
-    private async ValueTask RunRoundAsync(DurableBuffer buffer, IProducer<byte[]?, byte[]?> producer, bool exactlyOnce, DeficitScheduler scheduler, RateLimiter? limiter, CancellationToken ct)
+    private async ValueTask RunRoundAsync(DurableBuffer buffer, IProducer<byte[]?, byte[]?> producer, DirectProducer? direct, bool exactlyOnce, DeficitScheduler scheduler, RateLimiter? limiter, CancellationToken ct)
     {
         var leases = new List<DeliveryLease>(buffer.Lanes.Count);
         try
@@ -231,7 +240,7 @@ public sealed class DrainService : BackgroundService
                 await AcquireAsync(limiter, bytes, ct);
             }
 
-            var records = await _uplink.Call.ExecuteAsync(_ => ValueTask.FromResult(Deliver(producer, leases, exactlyOnce, buffer.Incarnation)), ct);
+            var records = await _uplink.Call.ExecuteAsync(_ => ValueTask.FromResult(Deliver(producer, direct, leases, exactlyOnce, buffer.Incarnation)), ct);
             // Test seam: throwing here is a crash between the central commit and the local truncation.
             AfterCommitForTests?.Invoke();
             foreach (var lease in leases)
@@ -254,7 +263,7 @@ public sealed class DrainService : BackgroundService
     }
 
     /// <summary>Produces the leased batches (and checkpoints) and waits for central to acknowledge them. Returns the record count.</summary>
-    private int Deliver(IProducer<byte[]?, byte[]?> producer, List<DeliveryLease> leases, bool exactlyOnce, string incarnation)
+    private int Deliver(IProducer<byte[]?, byte[]?> producer, DirectProducer? direct, List<DeliveryLease> leases, bool exactlyOnce, string incarnation)
     {
         Error? failure = null;
         void Report(DeliveryReport<byte[]?, byte[]?> r)
@@ -290,6 +299,13 @@ public sealed class DrainService : BackgroundService
                     if (entry.Record is { } rec)
                     {
                         var (destination, sourceTopic) = Destination(rec, laneName);
+                        if (direct is not null)
+                        {
+                            ProduceDirect(producer, direct, destination.Topic, rec, sourceTopic, laneBytes);
+                            records++;
+                            continue;
+                        }
+
                         var msg = new Message<byte[]?, byte[]?>
                         {
                             Key = rec.Key,
@@ -361,6 +377,26 @@ public sealed class DrainService : BackgroundService
         }
 
         return entry;
+    }
+
+    private void ProduceDirect(IProducer<byte[]?, byte[]?> producer, DirectProducer direct, string topic, EdgeRecord rec, byte[] sourceTopic, byte[] lane)
+    {
+        while (true)
+        {
+            var code = direct.Produce(topic, rec, _siteBytes, sourceTopic, lane);
+            if (code == ErrorCode.NoError)
+            {
+                return;
+            }
+
+            if (code != ErrorCode.Local_QueueFull)
+            {
+                throw new KafkaException(new Error(code));
+            }
+
+            // As in ProduceWithBackpressure: let the client send, then try again.
+            producer.Poll(TimeSpan.FromMilliseconds(10));
+        }
     }
 
     private static void ProduceWithBackpressure(IProducer<byte[]?, byte[]?> producer, TopicPartition topic, Message<byte[]?, byte[]?> msg, Action<DeliveryReport<byte[]?, byte[]?>>? onReport)

@@ -131,6 +131,13 @@ public sealed class CentralOptions
     [Range(1000, 900_000)]
     public int TransactionTimeoutMs { get; set; } = 10_000;
 
+    /// <summary>
+    /// In exactly-once mode, hand each record with its headers to librdkafka in one native call instead of through
+    /// Confluent.Kafka's per-header marshalling (same records at central; docs/forwarder.md, "Producing"). Falls back
+    /// by itself when the native handle is not reachable. The default value is true.
+    /// </summary>
+    public bool DirectProduce { get; set; } = true;
+
     /// <summary>Any librdkafka producer/admin property, passed through (e.g. <c>sasl.mechanism</c>, <c>ssl.ca.location</c>). Values containing secrets are never logged.</summary>
     public Dictionary<string, string> Kafka { get; set; } = [];
 }

@@ -1,0 +1,273 @@
+using System.Buffers.Text;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using Appliance.Core.Records;
+using Confluent.Kafka;
+
+namespace Appliance.Forwarder.Drain;
+
+/// <summary>
+/// Produces a forwarded record with its provenance headers in one call to librdkafka's <c>rd_kafka_produceva</c>, on
+/// the native handle of a Confluent.Kafka producer. Confluent.Kafka's <c>Produce</c> marshals every header on its own
+/// (a UTF-8 copy of the name, two pinned handles and a native call each) and the topic name per record; at six
+/// headers per record that was most of the difference between the forwarder and a plain bridge
+/// (docs/benchmarks.md, "Forwarder"). The record that reaches central is the same: librdkafka copies key, value and
+/// headers as it does for Confluent.Kafka (<c>RD_KAFKA_MSG_F_COPY</c>), the timestamp is the record's create time and
+/// the partition is left to the partitioner. Used only without per-record delivery reports (the transactional
+/// producer: a failed record fails the commit); the checkpoints and gap markers still go through Confluent.Kafka.
+/// </summary>
+/// <remarks>
+/// The native handle is an internal property of Confluent.Kafka's <see cref="Handle"/>. When it cannot be found (a
+/// Confluent.Kafka version that changed it) or librdkafka cannot be resolved as Confluent.Kafka resolves it,
+/// <see cref="TryCreate"/> returns null and the drain produces through Confluent.Kafka, with the same result.
+/// </remarks>
+internal sealed unsafe class DirectProducer : IDisposable
+{
+    private const int VtypeTopic = 1;
+    private const int VtypePartition = 3;
+    private const int VtypeValue = 4;
+    private const int VtypeKey = 5;
+    private const int VtypeMsgFlags = 7;
+    private const int VtypeTimestamp = 8;
+    private const int VtypeHeader = 9;
+    private const int MsgFCopy = 0x2;
+    private const int PartitionUnassigned = -1;
+
+    // Header names as NUL-terminated UTF-8 for librdkafka, allocated once for the process.
+    private static readonly nint SiteName = Utf8Z(ProvenanceHeaders.Site);
+    private static readonly nint TopicName = Utf8Z(ProvenanceHeaders.Topic);
+    private static readonly nint PartitionName = Utf8Z(ProvenanceHeaders.Partition);
+    private static readonly nint OffsetName = Utf8Z(ProvenanceHeaders.Offset);
+    private static readonly nint TimestampName = Utf8Z(ProvenanceHeaders.Timestamp);
+    private static readonly nint LaneName = Utf8Z(ProvenanceHeaders.Lane);
+
+    private static readonly Native? Functions = Native.Resolve();
+
+    private readonly SafeHandle _handle;
+    private readonly nint _rk;
+    private readonly Dictionary<string, nint> _topics = new(StringComparer.Ordinal);
+    private bool _disposed;
+
+    private DirectProducer(SafeHandle handle)
+    {
+        var added = false;
+        handle.DangerousAddRef(ref added);
+        _handle = handle;
+        _rk = handle.DangerousGetHandle();
+    }
+
+    /// <summary>The direct path for <paramref name="producer"/>, or null when it is not available (see the remarks).</summary>
+    public static DirectProducer? TryCreate(IProducer<byte[]?, byte[]?> producer)
+    {
+        ArgumentNullException.ThrowIfNull(producer);
+        if (Functions is null)
+        {
+            return null;
+        }
+
+        var property = typeof(Handle).GetProperty("LibrdkafkaHandle", BindingFlags.Instance | BindingFlags.NonPublic);
+        return property?.GetValue(producer.Handle) is SafeHandle { IsInvalid: false, IsClosed: false } handle ? new DirectProducer(handle) : null;
+    }
+
+    /// <summary>
+    /// Produces <paramref name="record"/> to <paramref name="topic"/> with the record's own headers and then the six
+    /// provenance headers, exactly as <see cref="ProvenanceHeaders.Build(EdgeRecord, byte[], byte[], byte[])"/>
+    /// lists them. Returns librdkafka's error code (<see cref="ErrorCode.Local_QueueFull"/> when its queue is full).
+    /// </summary>
+    public ErrorCode Produce(string topic, EdgeRecord record, byte[] site, byte[] sourceTopic, byte[] lane)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(record);
+        ArgumentNullException.ThrowIfNull(site);
+        ArgumentNullException.ThrowIfNull(sourceTopic);
+        ArgumentNullException.ThrowIfNull(lane);
+        var own = record.Headers;
+        var vus = stackalloc Vu[12 + own.Count];
+        Span<byte> numbers = stackalloc byte[60];
+        // The record's own headers (edge headers, rare): a NUL-terminated copy of each name and the value, pinned.
+        var pins = own.Count == 0 ? null : new GCHandle[own.Count * 2];
+        try
+        {
+            var n = 0;
+            vus[n++] = new Vu(VtypeTopic, TopicPointer(topic));
+            vus[n++] = Vu.Int(VtypePartition, PartitionUnassigned);
+            vus[n++] = Vu.Int(VtypeMsgFlags, MsgFCopy);
+            vus[n++] = Vu.Long(VtypeTimestamp, record.TimestampMs);
+            for (var i = 0; i < own.Count; i++)
+            {
+                var name = new byte[Encoding.UTF8.GetByteCount(own[i].Key) + 1];
+                Encoding.UTF8.GetBytes(own[i].Key, name);
+                pins![2 * i] = GCHandle.Alloc(name, GCHandleType.Pinned);
+                byte* value = null;
+                if (own[i].Value is { } v)
+                {
+                    pins[(2 * i) + 1] = GCHandle.Alloc(v, GCHandleType.Pinned);
+                    value = (byte*)pins[(2 * i) + 1].AddrOfPinnedObject();
+                }
+
+                vus[n++] = Vu.Header(pins[2 * i].AddrOfPinnedObject(), value, own[i].Value?.Length ?? 0);
+            }
+
+            fixed (byte* key = &Data(record.Key))
+            fixed (byte* value = &Data(record.Value))
+            fixed (byte* siteBytes = site)
+            fixed (byte* topicBytes = sourceTopic)
+            fixed (byte* laneBytes = lane)
+            fixed (byte* num = numbers)
+            {
+                vus[n++] = Vu.Mem(VtypeKey, key, record.Key?.Length ?? 0);
+                vus[n++] = Vu.Mem(VtypeValue, value, record.Value?.Length ?? 0);
+                vus[n++] = Vu.Header(SiteName, siteBytes, site.Length);
+                vus[n++] = Vu.Header(TopicName, topicBytes, sourceTopic.Length);
+                Utf8Formatter.TryFormat(record.Source.Partition, numbers, out var partitionLength);
+                vus[n++] = Vu.Header(PartitionName, num, partitionLength);
+                Utf8Formatter.TryFormat(record.Source.Offset, numbers[20..], out var offsetLength);
+                vus[n++] = Vu.Header(OffsetName, num + 20, offsetLength);
+                Utf8Formatter.TryFormat(record.TimestampMs, numbers[40..], out var timestampLength);
+                vus[n++] = Vu.Header(TimestampName, num + 40, timestampLength);
+                vus[n++] = Vu.Header(LaneName, laneBytes, lane.Length);
+                var error = Functions!.Produceva(_rk, vus, (nuint)n);
+                if (error == 0)
+                {
+                    return ErrorCode.NoError;
+                }
+
+                var code = (ErrorCode)Functions.ErrorCode(error);
+                Functions.ErrorDestroy(error);
+                return code;
+            }
+        }
+        finally
+        {
+            if (pins is not null)
+            {
+                foreach (var pin in pins)
+                {
+                    if (pin.IsAllocated)
+                    {
+                        pin.Free();
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Releases the topic names and the reference on the producer's native handle.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var p in _topics.Values)
+        {
+            Marshal.FreeCoTaskMem(p);
+        }
+
+        _topics.Clear();
+        _handle.DangerousRelease();
+    }
+
+    private nint TopicPointer(string topic)
+    {
+        ref var p = ref CollectionsMarshal.GetValueRefOrAddDefault(_topics, topic, out var exists);
+        if (!exists)
+        {
+            p = Utf8Z(topic);
+        }
+
+        return p;
+    }
+
+    /// <summary>
+    /// A reference to the first element, also of an empty array (pinned, it is a valid pointer, so an empty key or value
+    /// stays empty rather than null); a null reference (a NULL pointer) for null.
+    /// </summary>
+    private static ref byte Data(byte[]? array) => ref array is null ? ref Unsafe.NullRef<byte>() : ref MemoryMarshal.GetArrayDataReference(array);
+
+    private static nint Utf8Z(string s) => Marshal.StringToCoTaskMemUTF8(s);
+
+    /// <summary>The path of the librdkafka shared object mapped into this process (Linux), or null.</summary>
+    private static string? MappedLibrdkafka()
+    {
+        const string maps = "/proc/self/maps";
+        if (!File.Exists(maps))
+        {
+            return null;
+        }
+
+        foreach (var line in File.ReadLines(maps))
+        {
+            var slash = line.IndexOf('/', StringComparison.Ordinal);
+            // librdkafka.so, or a variant librdkafka.redist ships such as centos8-librdkafka.so.
+            if (slash >= 0 && Path.GetFileName(line.AsSpan(slash)).Contains("librdkafka", StringComparison.Ordinal) && line.Contains(".so", StringComparison.Ordinal))
+            {
+                return line[slash..].Trim();
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>librdkafka's <c>rd_kafka_vu_t</c>: a value type and a 64-byte union.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 72)]
+    private readonly struct Vu(int type, nint a, nint b = 0, nint c = 0)
+    {
+        [FieldOffset(0)]
+        private readonly int _type = type;
+
+        [FieldOffset(8)]
+        private readonly nint _a = a;
+
+        [FieldOffset(16)]
+        private readonly nint _b = b;
+
+        [FieldOffset(24)]
+        private readonly nint _c = c;
+
+        public static Vu Int(int type, int value) => new(type, value);
+
+        public static Vu Long(int type, long value) => new(type, (nint)value);
+
+        public static Vu Mem(int type, byte* pointer, int length) => new(type, (nint)pointer, length);
+
+        // A header: name, value, size (a null value is NULL with size 0, as Confluent.Kafka passes it).
+        public static Vu Header(nint name, byte* value, int length) => new(VtypeHeader, name, (nint)value, length);
+    }
+
+    /// <summary>The three librdkafka functions, resolved from the library Confluent.Kafka loads.</summary>
+    private sealed class Native
+    {
+        public required delegate* unmanaged[Cdecl]<nint, Vu*, nuint, nint> Produceva { get; init; }
+
+        public required delegate* unmanaged[Cdecl]<nint, int> ErrorCode { get; init; }
+
+        public required delegate* unmanaged[Cdecl]<nint, void> ErrorDestroy { get; init; }
+
+        public static Native? Resolve()
+        {
+            // The library Confluent.Kafka loaded (with its own fallbacks), found where it is mapped into the process;
+            // loading that path again returns the same, already loaded library.
+            _ = Library.Version;
+            if (MappedLibrdkafka() is not { } path
+                || !NativeLibrary.TryLoad(path, out var lib)
+                || !NativeLibrary.TryGetExport(lib, "rd_kafka_produceva", out var produceva)
+                || !NativeLibrary.TryGetExport(lib, "rd_kafka_error_code", out var code)
+                || !NativeLibrary.TryGetExport(lib, "rd_kafka_error_destroy", out var destroy))
+            {
+                return null;
+            }
+
+            return new Native
+            {
+                Produceva = (delegate* unmanaged[Cdecl]<nint, Vu*, nuint, nint>)produceva,
+                ErrorCode = (delegate* unmanaged[Cdecl]<nint, int>)code,
+                ErrorDestroy = (delegate* unmanaged[Cdecl]<nint, void>)destroy,
+            };
+        }
+    }
+}
