@@ -12,16 +12,16 @@ namespace Appliance.Forwarder.Drain;
 /// Produces a forwarded record with its provenance headers in one call to librdkafka's <c>rd_kafka_produceva</c>, on
 /// the native handle of a Confluent.Kafka producer. Confluent.Kafka's <c>Produce</c> marshals every header on its own
 /// (a UTF-8 copy of the name, two pinned handles and a native call each) and the topic name per record; at six
-/// headers per record that was most of the difference between the forwarder and a plain bridge
-/// (docs/benchmarks.md, "Forwarder"). The record that reaches central is the same: librdkafka copies key, value and
+/// headers per record that costs more than the rest of the produce (docs/benchmarks.md, "Producer" and "Forwarder").
+/// The record that reaches central is the same: librdkafka copies key, value and
 /// headers as it does for Confluent.Kafka (<c>RD_KAFKA_MSG_F_COPY</c>), the timestamp is the record's create time and
 /// the partition is left to the partitioner. Used only without per-record delivery reports (the transactional
 /// producer: a failed record fails the commit); the checkpoints and gap markers still go through Confluent.Kafka.
 /// </summary>
 /// <remarks>
 /// The native handle is an internal property of Confluent.Kafka's <see cref="Handle"/>. When it cannot be found (a
-/// Confluent.Kafka version that changed it) or librdkafka cannot be resolved as Confluent.Kafka resolves it,
-/// <see cref="TryCreate"/> returns null and the drain produces through Confluent.Kafka, with the same result.
+/// Confluent.Kafka version that changed it) or the librdkafka Confluent.Kafka loaded is not found mapped into the
+/// process, <see cref="TryCreate"/> returns null and the drain produces through Confluent.Kafka, with the same result.
 /// </remarks>
 internal sealed unsafe class DirectProducer : IDisposable
 {
