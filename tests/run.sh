@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: kcat (a Kafka client that is not in-process librdkafka), prometheus (promtool
-# checks a real metrics scrape), chromium (the status page test drives it headless), nftables (chaos partitions).
+# checks a real metrics scrape), chromium (the status page test drives it headless), nftables (chaos partitions);
+# and libjemalloc2, the allocator the image preloads for the forwarder, which the benchmarks preload the same way.
 need=()
-for pkg in kcat prometheus chromium nftables; do
+for pkg in kcat prometheus chromium nftables libjemalloc2; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ "${#need[@]}" -gt 0 ]; then

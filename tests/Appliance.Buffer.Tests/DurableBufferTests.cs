@@ -174,6 +174,34 @@ public sealed class DurableBufferTests : BufferTestBase
     }
 
     [Fact]
+    public async Task Read_NextBatchReusesTheBuffer_EntriesDecodedEarlierKeepTheirBytes()
+    {
+        await using var buffer = DurableBuffer.Open(Options(Dir));
+        var lane = buffer.Lane("bulk");
+        for (var i = 0; i < 20; i++)
+        {
+            await lane.AppendAsync(Rec(i));
+        }
+
+        await buffer.WhenDurableAsync();
+        var first = lane.Reader.Read(10, long.MaxValue)!;
+        var decoded = first.Entries.Select(e => e.Record!).ToList();
+        await using (var lease = await lane.Reader.BeginDeliveryAsync(first))
+        {
+            await lease!.CompleteAsync();
+        }
+
+        // The second batch is read into the first one's buffer; the records decoded from the first own their arrays.
+        var second = lane.Reader.Read(10, long.MaxValue)!;
+        Assert.Equal(Enumerable.Range(10, 10).Select(i => (long)i), second.Entries.Select(e => e.Record!.Source.Offset));
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(Rec(i).Value, decoded[i].Value);
+            Assert.Equal(i, decoded[i].Source.Offset);
+        }
+    }
+
+    [Fact]
     public async Task Read_BatchLargerThanItsFirstBuffer_DecodesEveryEntryIntact()
     {
         // 40 records of 60 KB (the test lanes' pages are 64 KiB): one batch outgrows the reader's first 1 MiB buffer twice.
