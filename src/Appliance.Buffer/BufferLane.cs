@@ -587,10 +587,8 @@ public sealed class BufferLane : IDisposable
 
     internal BufferEntry Decode(byte[] bytes, int len, long address, long next) => Decode(bytes.AsSpan(0, len), address, next, null);
 
-    internal BufferEntry Decode(ReadOnlySpan<byte> bytes, long address, long next, StringCache? strings) => Decode(bytes, address, next, strings, verified: false);
-
     /// <summary>Decodes an entry, checking its CRC first unless <see cref="Verify"/> already did.</summary>
-    internal BufferEntry Decode(ReadOnlySpan<byte> bytes, long address, long next, StringCache? strings, bool verified)
+    internal BufferEntry Decode(ReadOnlySpan<byte> bytes, long address, long next, StringCache? strings, bool verified = false)
     {
         try
         {

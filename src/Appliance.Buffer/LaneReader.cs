@@ -312,7 +312,6 @@ internal readonly record struct EntrySlot(int Offset, int Length, long Address, 
 public sealed class LaneBatch
 {
     private readonly LaneReader _reader;
-    private readonly BufferLane _lane;
     private readonly StringCache _strings;
     private readonly int _count;
     private byte[]? _data;
@@ -321,7 +320,7 @@ public sealed class LaneBatch
     internal LaneBatch(LaneReader reader, BufferLane lane, long start, long end, byte[] data, EntrySlot[] slots, int count, long bytes, int epoch, StringCache strings)
     {
         _reader = reader;
-        _lane = lane;
+        Lane = lane;
         _strings = strings;
         _data = data;
         _slots = slots;
@@ -346,7 +345,7 @@ public sealed class LaneBatch
     }
 
     /// <summary>The lane the batch came from.</summary>
-    public BufferLane Lane => _lane;
+    public BufferLane Lane { get; }
 
     /// <summary>Address of the first entry.</summary>
     public long StartAddress { get; }
@@ -390,7 +389,7 @@ public sealed class LaneBatch
         var slots = _slots;
         ObjectDisposedException.ThrowIf(data is null || slots is null, this);
         var slot = slots[index];
-        return _lane.Decode(data.AsSpan(slot.Offset, slot.Length), slot.Address, slot.NextAddress, _strings, verified: true);
+        return Lane.Decode(data.AsSpan(slot.Offset, slot.Length), slot.Address, slot.NextAddress, _strings, verified: true);
     }
 
     private sealed class EntryList(LaneBatch batch) : IReadOnlyList<BufferEntry>

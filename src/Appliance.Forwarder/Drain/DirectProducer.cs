@@ -45,13 +45,15 @@ internal sealed unsafe class DirectProducer : IDisposable
 
     private static readonly Native? Functions = Native.Resolve();
 
+    private readonly IProducer<byte[]?, byte[]?> _producer;
     private readonly SafeHandle _handle;
     private readonly nint _rk;
     private readonly Dictionary<string, nint> _topics = new(StringComparer.Ordinal);
     private bool _disposed;
 
-    private DirectProducer(SafeHandle handle)
+    private DirectProducer(IProducer<byte[]?, byte[]?> producer, SafeHandle handle)
     {
+        _producer = producer;
         var added = false;
         handle.DangerousAddRef(ref added);
         _handle = handle;
@@ -68,13 +70,14 @@ internal sealed unsafe class DirectProducer : IDisposable
         }
 
         var property = typeof(Handle).GetProperty("LibrdkafkaHandle", BindingFlags.Instance | BindingFlags.NonPublic);
-        return property?.GetValue(producer.Handle) is SafeHandle { IsInvalid: false, IsClosed: false } handle ? new DirectProducer(handle) : null;
+        return property?.GetValue(producer.Handle) is SafeHandle { IsInvalid: false, IsClosed: false } handle ? new DirectProducer(producer, handle) : null;
     }
 
     /// <summary>
     /// Produces <paramref name="record"/> to <paramref name="topic"/> with the record's own headers and then the six
     /// provenance headers, exactly as <see cref="ProvenanceHeaders.Build(EdgeRecord, byte[], byte[], byte[])"/>
-    /// lists them. Returns librdkafka's error code (<see cref="ErrorCode.Local_QueueFull"/> when its queue is full).
+    /// lists them. While the client's queue is full it lets the producer send (<c>Poll</c>) and tries again; returns
+    /// librdkafka's error code otherwise (<see cref="ErrorCode.NoError"/> once the record is queued).
     /// </summary>
     public ErrorCode Produce(string topic, EdgeRecord record, byte[] site, byte[] sourceTopic, byte[] lane)
     {
@@ -128,15 +131,23 @@ internal sealed unsafe class DirectProducer : IDisposable
                 Utf8Formatter.TryFormat(record.TimestampMs, numbers[40..], out var timestampLength);
                 vus[n++] = Vu.Header(TimestampName, num + 40, timestampLength);
                 vus[n++] = Vu.Header(LaneName, laneBytes, lane.Length);
-                var error = Functions!.Produceva(_rk, vus, (nuint)n);
-                if (error == 0)
+                while (true)
                 {
-                    return ErrorCode.NoError;
-                }
+                    var error = Functions!.Produceva(_rk, vus, (nuint)n);
+                    if (error == 0)
+                    {
+                        return ErrorCode.NoError;
+                    }
 
-                var code = (ErrorCode)Functions.ErrorCode(error);
-                Functions.ErrorDestroy(error);
-                return code;
+                    var code = (ErrorCode)Functions.ErrorCode(error);
+                    Functions.ErrorDestroy(error);
+                    if (code != ErrorCode.Local_QueueFull)
+                    {
+                        return code;
+                    }
+
+                    _producer.Poll(TimeSpan.FromMilliseconds(10));
+                }
             }
         }
         finally

@@ -156,11 +156,12 @@ public sealed class DrainService : BackgroundService
             }
 
             // Records go through librdkafka directly when it can be done (exactly-once only: no per-record reports).
-            direct = exactlyOnce && _config.Central.DirectProduce ? DirectProducer.TryCreate(producer) : null;
+            var wantDirect = exactlyOnce && _config.Central.DirectProduce;
+            direct = wantDirect ? DirectProducer.TryCreate(producer) : null;
             ProducesDirectly = direct is not null;
             _uplink.ReportSuccess();
             Log.SessionStarted(_logger, _config.Central.Delivery.ToString(), exactlyOnce ? KafkaSettings.TransactionalId(_config.Central, _config.Site.Id) : "-",
-                direct is not null ? "directly through librdkafka" : exactlyOnce && _config.Central.DirectProduce ? "through Confluent.Kafka (the direct path is not available with this client)" : "through Confluent.Kafka");
+                ProducesDirectly ? "directly through librdkafka" : wantDirect ? "through Confluent.Kafka (the direct path is not available with this client)" : "through Confluent.Kafka");
             while (!ct.IsCancellationRequested)
             {
                 await RunRoundAsync(buffer, producer, direct, exactlyOnce, scheduler, limiter, ct);
@@ -301,7 +302,11 @@ public sealed class DrainService : BackgroundService
                         var (destination, sourceTopic) = Destination(rec, laneName);
                         if (direct is not null)
                         {
-                            ProduceDirect(producer, direct, destination.Topic, rec, sourceTopic, laneBytes);
+                            if (direct.Produce(destination.Topic, rec, _siteBytes, sourceTopic, laneBytes) is var code and not ErrorCode.NoError)
+                            {
+                                throw new KafkaException(new Error(code));
+                            }
+
                             records++;
                             continue;
                         }
@@ -377,26 +382,6 @@ public sealed class DrainService : BackgroundService
         }
 
         return entry;
-    }
-
-    private void ProduceDirect(IProducer<byte[]?, byte[]?> producer, DirectProducer direct, string topic, EdgeRecord rec, byte[] sourceTopic, byte[] lane)
-    {
-        while (true)
-        {
-            var code = direct.Produce(topic, rec, _siteBytes, sourceTopic, lane);
-            if (code == ErrorCode.NoError)
-            {
-                return;
-            }
-
-            if (code != ErrorCode.Local_QueueFull)
-            {
-                throw new KafkaException(new Error(code));
-            }
-
-            // As in ProduceWithBackpressure: let the client send, then try again.
-            producer.Poll(TimeSpan.FromMilliseconds(10));
-        }
     }
 
     private static void ProduceWithBackpressure(IProducer<byte[]?, byte[]?> producer, TopicPartition topic, Message<byte[]?, byte[]?> msg, Action<DeliveryReport<byte[]?, byte[]?>>? onReport)

@@ -88,13 +88,7 @@ internal sealed class ProduceBenchmark : IBenchmark
                 cancellationToken.ThrowIfCancellationRequested();
                 if (native is not null)
                 {
-                    ErrorCode code;
-                    while ((code = native.Produce("t", record, site, topic, lane)) == ErrorCode.Local_QueueFull)
-                    {
-                        producer.Poll(TimeSpan.FromMilliseconds(5));
-                    }
-
-                    if (code != ErrorCode.NoError)
+                    if (native.Produce("t", record, site, topic, lane) is var code and not ErrorCode.NoError)
                     {
                         throw new KafkaException(new Error(code));
                     }
