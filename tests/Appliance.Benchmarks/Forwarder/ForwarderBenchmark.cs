@@ -32,6 +32,8 @@ internal sealed class ForwarderBenchmark : IBenchmark
         var backlogMiB = BenchmarkArgs.Int(args, "--backlog-mib", 2048);
         var malloc = BenchmarkArgs.Value(args, "--malloc") ?? "glibc";
         var forwarderDir = BenchmarkArgs.Value(args, "--forwarder-dir") ?? AppContext.BaseDirectory;
+        using var sampler = args.Contains("--alloc-types") ? new AllocationSampler() : null;
+        _sampler = sampler;
         if (!File.Exists(Path.Combine(forwarderDir, "appliance-forwarder.dll")))
         {
             Console.Error.WriteLine($"--forwarder-dir: {forwarderDir} has no appliance-forwarder.dll");
@@ -90,6 +92,9 @@ internal sealed class ForwarderBenchmark : IBenchmark
 
         return 0;
     }
+
+    // --alloc-types: allocations by type in each measured window (GC allocation-tick sampling).
+    private static AllocationSampler? _sampler;
 
     private static string Topic(string prefix) => KafkaTestHelpers.UniqueName(prefix);
 
@@ -230,6 +235,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
                 {
                     sw.Restart();
                     cpu = CpuSample.Now();
+                    _sampler?.Start();
                 }
 
                 while (true)
@@ -259,6 +265,10 @@ internal sealed class ForwarderBenchmark : IBenchmark
             sw.Stop();
             var end = CpuSample.Now();
             Console.WriteLine($"    {(provenance ? "bridge+h" : "bridge")} CPU µs per record by thread: {cpu.ByThread(end, count)}");
+            if (_sampler is not null)
+            {
+                Console.WriteLine($"      allocations {_sampler.Stop(count)}");
+            }
             return Interlocked.Read(ref acked) == count ? cpu.PerRecord(end, count / sw.Elapsed.TotalSeconds, count) : new PathResult(double.NaN, double.NaN, double.NaN, double.NaN);
         }, ct);
     }
@@ -295,6 +305,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         var drainAtStart = drain.DeliveryTimes;
         sw.Restart();
         var cpu = CpuSample.Now();
+        _sampler?.Start();
         while (drain.RecordsDelivered < count)
         {
             if (ingested == TimeSpan.Zero && ingest.RecordsIngested >= count)
@@ -315,6 +326,10 @@ internal sealed class ForwarderBenchmark : IBenchmark
         // divided by the mean of the records ingested and the records delivered within it.
         var worked = ((count - ingestedAtStart) + (count - first)) / 2.0;
         Console.WriteLine($"    forwarder CPU µs per record by thread: {cpu.ByThread(end, worked)}");
+        if (_sampler is not null)
+        {
+            Console.WriteLine($"      allocations {_sampler.Stop(worked)}");
+        }
         return cpu.PerRecord(end, (count - first) / sw.Elapsed.TotalSeconds, worked);
     }
 
