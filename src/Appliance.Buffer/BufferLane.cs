@@ -600,6 +600,19 @@ public sealed class BufferLane : IDisposable
         }
     }
 
+    /// <summary>Reads a record entry in place whose CRC <see cref="Verify"/> already checked.</summary>
+    internal RecordView ReadRecord(ReadOnlySpan<byte> bytes, long address, StringCache strings)
+    {
+        try
+        {
+            return EntryCodec.ReadRecord(bytes, strings);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentOutOfRangeException or IndexOutOfRangeException)
+        {
+            throw Undecodable(address, bytes.Length, e);
+        }
+    }
+
     /// <summary>Checks an entry's CRC and kind without decoding it.</summary>
     internal EntryKind Verify(ReadOnlySpan<byte> bytes, long address)
     {

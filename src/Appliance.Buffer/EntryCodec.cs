@@ -158,26 +158,9 @@ internal static class EntryCodec
         {
             case EntryKind.Record:
                 {
-                    var ts = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
-                    p += 8;
-                    var partition = BinaryPrimitives.ReadInt32LittleEndian(s[p..]);
-                    p += 4;
-                    var offset = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
-                    p += 8;
-                    var topic = ReadStr(s, ref p, strings);
-                    var dest = ReadNullableStr(s, ref p);
-                    var key = ReadNullableBytes(s, ref p);
-                    var value = ReadNullableBytes(s, ref p);
-                    var hc = (int)ReadVarint(s, ref p);
-                    var headers = hc == 0 ? [] : new RecordHeader[hc];
-                    for (var i = 0; i < hc; i++)
-                    {
-                        var hk = ReadStr(s, ref p, strings);
-                        headers[i] = new RecordHeader(hk, ReadNullableBytes(s, ref p));
-                    }
-
-                    Expect(p == s.Length, "trailing bytes after record");
-                    var rec = new EdgeRecord(new SourcePosition(topic, partition, offset), ts, key, value, headers, dest);
+                    var view = ReadRecord(s, p, strings);
+                    var rec = new EdgeRecord(new SourcePosition(view.SourceTopic, view.Partition, view.Offset), view.TimestampMs,
+                        view.KeyIsNull ? null : view.Key.ToArray(), view.ValueIsNull ? null : view.Value.ToArray(), view.ReadHeaders(), view.DestinationTopic);
                     return new BufferEntry(address, nextAddress, appendedAt, rec, null);
                 }
 
@@ -212,6 +195,62 @@ internal static class EntryCodec
             default:
                 throw new FormatException($"unknown entry kind {(byte)kind}");
         }
+    }
+
+    /// <summary>
+    /// A record entry that <see cref="Verify"/> accepted, read in place (see <see cref="RecordView"/>); throws
+    /// <see cref="FormatException"/> when it is not a record or its layout is invalid.
+    /// </summary>
+    public static RecordView ReadRecord(ReadOnlySpan<byte> entry, StringCache strings)
+    {
+        var s = entry[..^CrcBytes];
+        Expect((EntryKind)s[0] == EntryKind.Record, "not a record entry");
+        return ReadRecord(s, 1 + 8, strings);
+    }
+
+    // s: the entry without its CRC; p: after the kind and the appended-at time.
+    private static RecordView ReadRecord(ReadOnlySpan<byte> s, int p, StringCache? strings)
+    {
+        var ts = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
+        p += 8;
+        var partition = BinaryPrimitives.ReadInt32LittleEndian(s[p..]);
+        p += 4;
+        var offset = BinaryPrimitives.ReadInt64LittleEndian(s[p..]);
+        p += 8;
+        var topic = ReadStr(s, ref p, strings);
+        var dest = ReadNullableStr(s, ref p, strings);
+        var key = ReadNullableSpan(s, ref p, out var keyIsNull);
+        var value = ReadNullableSpan(s, ref p, out var valueIsNull);
+        var hc = (int)ReadVarint(s, ref p);
+        var headers = s[p..];
+        for (var i = 0; i < hc; i++)
+        {
+            ReadStr(s, ref p, strings);
+            _ = ReadNullableSpan(s, ref p, out _);
+        }
+
+        Expect(p == s.Length, "trailing bytes after record");
+        return new RecordView(topic, partition, offset, ts, dest, key, keyIsNull, value, valueIsNull, hc, headers, strings);
+    }
+
+    /// <summary>The <paramref name="count"/> headers encoded at the start of <paramref name="s"/> (already validated).</summary>
+    internal static RecordHeader[] ReadHeaders(ReadOnlySpan<byte> s, int count, StringCache? strings)
+    {
+        if (count == 0)
+        {
+            return [];
+        }
+
+        var headers = new RecordHeader[count];
+        var p = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var name = ReadStr(s, ref p, strings);
+            var value = ReadNullableSpan(s, ref p, out var isNull);
+            headers[i] = new RecordHeader(name, isNull ? null : value.ToArray());
+        }
+
+        return headers;
     }
 
     private const int CrcBytes = 4;
@@ -308,7 +347,7 @@ internal static class EntryCodec
         return v;
     }
 
-    private static string? ReadNullableStr(ReadOnlySpan<byte> s, ref int p)
+    private static string? ReadNullableStr(ReadOnlySpan<byte> s, ref int p, StringCache? strings = null)
     {
         var n = (int)ReadVarint(s, ref p);
         if (n == 0)
@@ -316,22 +355,25 @@ internal static class EntryCodec
             return null;
         }
 
-        var v = Encoding.UTF8.GetString(s.Slice(p, n - 1));
+        var bytes = s.Slice(p, n - 1);
+        var v = strings is null ? Encoding.UTF8.GetString(bytes) : strings.Get(bytes);
         p += n - 1;
         return v;
     }
 
-    private static byte[]? ReadNullableBytes(ReadOnlySpan<byte> s, ref int p)
+    // The bytes (possibly empty), or empty with isNull set.
+    private static ReadOnlySpan<byte> ReadNullableSpan(ReadOnlySpan<byte> s, scoped ref int p, out bool isNull)
     {
         var n = (int)ReadVarint(s, ref p);
-        if (n == 0)
+        isNull = n == 0;
+        if (isNull)
         {
-            return null;
+            return default;
         }
 
-        var v = s.Slice(p, n - 1).ToArray();
+        var bytes = s.Slice(p, n - 1);
         p += n - 1;
-        return v;
+        return bytes;
     }
 }
 

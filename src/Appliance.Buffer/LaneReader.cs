@@ -383,13 +383,37 @@ public sealed class LaneBatch
 
     private BufferEntry Decode(int index)
     {
+        var (data, slot) = Slot(index);
+        return Lane.Decode(data.AsSpan(slot.Offset, slot.Length), slot.Address, slot.NextAddress, _strings, verified: true);
+    }
+
+    // Entry index's slot and the buffer it is in; throws once the lease has ended.
+    private (byte[] Data, EntrySlot Slot) Slot(int index)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _count);
         var data = _data;
         var slots = _slots;
         ObjectDisposedException.ThrowIf(data is null || slots is null, this);
-        var slot = slots[index];
-        return Lane.Decode(data.AsSpan(slot.Offset, slot.Length), slot.Address, slot.NextAddress, _strings, verified: true);
+        return (data, slots[index]);
+    }
+
+    /// <summary>
+    /// Reads entry <paramref name="index"/> in place when it is a record (false for a gap marker: use
+    /// <see cref="Entries"/>). The view points into the batch's buffer: use it before the delivery lease ends. Throws
+    /// <see cref="ObjectDisposedException"/> once the lease has ended.
+    /// </summary>
+    public bool TryReadRecord(int index, out RecordView record)
+    {
+        var (data, slot) = Slot(index);
+        if (slot.Kind != EntryKind.Record)
+        {
+            record = default;
+            return false;
+        }
+
+        record = Lane.ReadRecord(data.AsSpan(slot.Offset, slot.Length), slot.Address, _strings);
+        return true;
     }
 
     private sealed class EntryList(LaneBatch batch) : IReadOnlyList<BufferEntry>

@@ -35,8 +35,8 @@ internal static partial class Log
     public static partial void RecordsDropped(ILogger logger, string lane, string reason, long count);
 
     // 2100-2199: ingest
-    [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Ingest subscribed to {Subscription}")]
-    public static partial void Subscribed(ILogger logger, string subscription);
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Information, Message = "Ingest subscribed to {Subscription}, records polled {ConsumePath}")]
+    public static partial void Subscribed(ILogger logger, string subscription, string consumePath);
 
     [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Partition {Partition} assigned, resuming at {Offset} ({Source})")]
     public static partial void PartitionAssigned(ILogger logger, string partition, string offset, string source);

@@ -202,6 +202,49 @@ public sealed class DurableBufferTests : BufferTestBase
     }
 
     [Fact]
+    public async Task TryReadRecord_InPlaceView_MatchesTheDecodedRecord()
+    {
+        await using var buffer = DurableBuffer.Open(Options(Dir));
+        var lane = buffer.Lane("bulk");
+        var records = new[]
+        {
+            Rec(0, key: "k0"),
+            new EdgeRecord(new SourcePosition("sensors", 1, 1), 5, null, null),
+            new EdgeRecord(new SourcePosition("sensors", 2, 2), 6, [], [], [new RecordHeader("empty", []), new RecordHeader("ünï", [9])], "dest-ü"),
+            Rec(3, valueBytes: 5000),
+        };
+        foreach (var r in records)
+        {
+            await lane.AppendAsync(r);
+        }
+
+        await buffer.WhenDurableAsync();
+        var batch = lane.Reader.Read(10, long.MaxValue)!;
+        Assert.Equal(records.Length, batch.Entries.Count);
+        for (var i = 0; i < records.Length; i++)
+        {
+            var decoded = batch.Entries[i].Record!;
+            Assert.True(batch.TryReadRecord(i, out var view));
+            Assert.Equal(decoded.Source, new SourcePosition(view.SourceTopic, view.Partition, view.Offset));
+            Assert.Equal(decoded.TimestampMs, view.TimestampMs);
+            Assert.Equal(decoded.DestinationTopic, view.DestinationTopic);
+            Assert.Equal(decoded.Key is null, view.KeyIsNull);
+            Assert.Equal(decoded.Key ?? [], view.Key.ToArray());
+            Assert.Equal(decoded.Value is null, view.ValueIsNull);
+            Assert.Equal(decoded.Value ?? [], view.Value.ToArray());
+            Assert.Equal(decoded.Headers.Count, view.HeaderCount);
+            Assert.Equal(decoded.Headers.Select(h => (h.Key, h.Value)), view.ReadHeaders().Select(h => (h.Key, h.Value)));
+        }
+
+        // Null and empty stay apart in the view too.
+        Assert.True(batch.TryReadRecord(1, out var nulls) && nulls.KeyIsNull && nulls.ValueIsNull);
+        Assert.True(batch.TryReadRecord(2, out var empties) && !empties.KeyIsNull && !empties.ValueIsNull && empties.Key.IsEmpty);
+        await using var lease = await lane.Reader.BeginDeliveryAsync(batch);
+        await lease!.CompleteAsync();
+        Assert.Throws<ObjectDisposedException>(() => batch.TryReadRecord(0, out _));
+    }
+
+    [Fact]
     public async Task Read_BatchLargerThanItsFirstBuffer_DecodesEveryEntryIntact()
     {
         // 40 records of 60 KB (the test lanes' pages are 64 KiB): one batch outgrows the reader's first 1 MiB buffer twice.

@@ -1,9 +1,10 @@
 using System.Buffers.Text;
-using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using Appliance.Buffer;
 using Appliance.Core.Records;
+using Appliance.Forwarder.Kafka;
 using Confluent.Kafka;
 
 namespace Appliance.Forwarder.Drain;
@@ -19,9 +20,8 @@ namespace Appliance.Forwarder.Drain;
 /// producer: a failed record fails the commit); the checkpoints and gap markers still go through Confluent.Kafka.
 /// </summary>
 /// <remarks>
-/// The native handle is an internal property of Confluent.Kafka's <see cref="Handle"/>. When it cannot be found (a
-/// Confluent.Kafka version that changed it) or the librdkafka Confluent.Kafka loaded is not found mapped into the
-/// process, <see cref="TryCreate"/> returns null and the drain produces through Confluent.Kafka, with the same result.
+/// When <see cref="NativeClient"/> cannot reach the native handle or the functions, <see cref="TryCreate"/> returns
+/// null and the drain produces through Confluent.Kafka, with the same result.
 /// </remarks>
 internal sealed unsafe class DirectProducer : IDisposable
 {
@@ -54,8 +54,6 @@ internal sealed unsafe class DirectProducer : IDisposable
     private DirectProducer(IProducer<byte[]?, byte[]?> producer, SafeHandle handle)
     {
         _producer = producer;
-        var added = false;
-        handle.DangerousAddRef(ref added);
         _handle = handle;
         _rk = handle.DangerousGetHandle();
     }
@@ -69,8 +67,7 @@ internal sealed unsafe class DirectProducer : IDisposable
             return null;
         }
 
-        var property = typeof(Handle).GetProperty("LibrdkafkaHandle", BindingFlags.Instance | BindingFlags.NonPublic);
-        return property?.GetValue(producer.Handle) is SafeHandle { IsInvalid: false, IsClosed: false } handle ? new DirectProducer(producer, handle) : null;
+        return NativeClient.AddRef(producer) is { } handle ? new DirectProducer(producer, handle) : null;
     }
 
     /// <summary>
@@ -81,12 +78,29 @@ internal sealed unsafe class DirectProducer : IDisposable
     /// </summary>
     public ErrorCode Produce(string topic, EdgeRecord record, byte[] site, byte[] sourceTopic, byte[] lane)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(record);
+        return Produce(topic, record.Source.Partition, record.Source.Offset, record.TimestampMs, ref Data(record.Key), record.Key?.Length ?? 0,
+            ref Data(record.Value), record.Value?.Length ?? 0, record.Headers, site, sourceTopic, lane);
+    }
+
+    /// <summary>
+    /// <see cref="Produce(string, EdgeRecord, byte[], byte[], byte[])"/> for a record read in place from its batch
+    /// (no copy of key and value is made before librdkafka's own).
+    /// </summary>
+    public ErrorCode Produce(string topic, RecordView record, byte[] site, byte[] sourceTopic, byte[] lane) =>
+        Produce(topic, record.Partition, record.Offset, record.TimestampMs,
+            ref record.KeyIsNull ? ref Unsafe.NullRef<byte>() : ref MemoryMarshal.GetReference(record.Key), record.Key.Length,
+            ref record.ValueIsNull ? ref Unsafe.NullRef<byte>() : ref MemoryMarshal.GetReference(record.Value), record.Value.Length,
+            record.HeaderCount == 0 ? [] : record.ReadHeaders(), site, sourceTopic, lane);
+
+    // key/value: a null reference for null (a NULL pointer); else the first byte, also of an empty one (pinned, a valid
+    // pointer, so empty stays empty).
+    private ErrorCode Produce(string topic, int sourcePartition, long sourceOffset, long timestampMs, ref byte keyData, int keyLength, ref byte valueData, int valueLength, IReadOnlyList<RecordHeader> own, byte[] site, byte[] sourceTopic, byte[] lane)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(site);
         ArgumentNullException.ThrowIfNull(sourceTopic);
         ArgumentNullException.ThrowIfNull(lane);
-        var own = record.Headers;
         var vus = stackalloc Vu[12 + own.Count];
         Span<byte> numbers = stackalloc byte[60];
         // The record's own headers (edge headers, rare): a NUL-terminated copy of each name and the value, pinned.
@@ -97,7 +111,7 @@ internal sealed unsafe class DirectProducer : IDisposable
             vus[n++] = new Vu(VtypeTopic, TopicPointer(topic));
             vus[n++] = Vu.Int(VtypePartition, PartitionUnassigned);
             vus[n++] = Vu.Int(VtypeMsgFlags, MsgFCopy);
-            vus[n++] = Vu.Long(VtypeTimestamp, record.TimestampMs);
+            vus[n++] = Vu.Long(VtypeTimestamp, timestampMs);
             for (var i = 0; i < own.Count; i++)
             {
                 var name = new byte[Encoding.UTF8.GetByteCount(own[i].Key) + 1];
@@ -113,22 +127,22 @@ internal sealed unsafe class DirectProducer : IDisposable
                 vus[n++] = Vu.Header(pins[2 * i].AddrOfPinnedObject(), value, own[i].Value?.Length ?? 0);
             }
 
-            fixed (byte* key = &Data(record.Key))
-            fixed (byte* value = &Data(record.Value))
+            fixed (byte* key = &keyData)
+            fixed (byte* value = &valueData)
             fixed (byte* siteBytes = site)
             fixed (byte* topicBytes = sourceTopic)
             fixed (byte* laneBytes = lane)
             fixed (byte* num = numbers)
             {
-                vus[n++] = Vu.Mem(VtypeKey, key, record.Key?.Length ?? 0);
-                vus[n++] = Vu.Mem(VtypeValue, value, record.Value?.Length ?? 0);
+                vus[n++] = Vu.Mem(VtypeKey, key, keyLength);
+                vus[n++] = Vu.Mem(VtypeValue, value, valueLength);
                 vus[n++] = Vu.Header(SiteName, siteBytes, site.Length);
                 vus[n++] = Vu.Header(TopicName, topicBytes, sourceTopic.Length);
-                Utf8Formatter.TryFormat(record.Source.Partition, numbers, out var partitionLength);
+                Utf8Formatter.TryFormat(sourcePartition, numbers, out var partitionLength);
                 vus[n++] = Vu.Header(PartitionName, num, partitionLength);
-                Utf8Formatter.TryFormat(record.Source.Offset, numbers[20..], out var offsetLength);
+                Utf8Formatter.TryFormat(sourceOffset, numbers[20..], out var offsetLength);
                 vus[n++] = Vu.Header(OffsetName, num + 20, offsetLength);
-                Utf8Formatter.TryFormat(record.TimestampMs, numbers[40..], out var timestampLength);
+                Utf8Formatter.TryFormat(timestampMs, numbers[40..], out var timestampLength);
                 vus[n++] = Vu.Header(TimestampName, num + 40, timestampLength);
                 vus[n++] = Vu.Header(LaneName, laneBytes, lane.Length);
                 while (true)
@@ -202,28 +216,6 @@ internal sealed unsafe class DirectProducer : IDisposable
 
     private static nint Utf8Z(string s) => Marshal.StringToCoTaskMemUTF8(s);
 
-    /// <summary>The path of the librdkafka shared object mapped into this process (Linux), or null.</summary>
-    private static string? MappedLibrdkafka()
-    {
-        const string maps = "/proc/self/maps";
-        if (!File.Exists(maps))
-        {
-            return null;
-        }
-
-        foreach (var line in File.ReadLines(maps))
-        {
-            var slash = line.IndexOf('/', StringComparison.Ordinal);
-            // librdkafka.so, or a variant librdkafka.redist ships such as centos8-librdkafka.so.
-            if (slash >= 0 && Path.GetFileName(line.AsSpan(slash)).Contains("librdkafka", StringComparison.Ordinal) && line.Contains(".so", StringComparison.Ordinal))
-            {
-                return line[slash..].Trim();
-            }
-        }
-
-        return null;
-    }
-
     /// <summary>librdkafka's <c>rd_kafka_vu_t</c>: a value type and a 64-byte union.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 72)]
     private readonly struct Vu(int type, nint a, nint b = 0, nint c = 0)
@@ -261,14 +253,10 @@ internal sealed unsafe class DirectProducer : IDisposable
 
         public static Native? Resolve()
         {
-            // The library Confluent.Kafka loaded (with its own fallbacks), found where it is mapped into the process;
-            // loading that path again returns the same, already loaded library.
-            _ = Library.Version;
-            if (MappedLibrdkafka() is not { } path
-                || !NativeLibrary.TryLoad(path, out var lib)
-                || !NativeLibrary.TryGetExport(lib, "rd_kafka_produceva", out var produceva)
-                || !NativeLibrary.TryGetExport(lib, "rd_kafka_error_code", out var code)
-                || !NativeLibrary.TryGetExport(lib, "rd_kafka_error_destroy", out var destroy))
+            var produceva = NativeClient.Export("rd_kafka_produceva");
+            var code = NativeClient.Export("rd_kafka_error_code");
+            var destroy = NativeClient.Export("rd_kafka_error_destroy");
+            if (produceva == 0 || code == 0 || destroy == 0)
             {
                 return null;
             }

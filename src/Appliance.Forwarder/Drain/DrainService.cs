@@ -295,22 +295,25 @@ public sealed class DrainService : BackgroundService
                 var batch = lease.Batch;
                 var laneName = batch.Lane.Name;
                 var laneBytes = Encoding.UTF8.GetBytes(laneName);
-                foreach (var entry in batch.Entries)
+                for (var i = 0; i < batch.Entries.Count; i++)
                 {
-                    if (entry.Record is { } rec)
+                    // The direct path reads each record in place: no copy of it is made before librdkafka's own.
+                    if (direct is not null && batch.TryReadRecord(i, out var view))
                     {
-                        var (destination, sourceTopic) = Destination(rec, laneName);
-                        if (direct is not null)
+                        var (target, topicBytes) = Destination(view.SourceTopic, view.DestinationTopic, laneName);
+                        if (direct.Produce(target.Topic, view, _siteBytes, topicBytes, laneBytes) is var code and not ErrorCode.NoError)
                         {
-                            if (direct.Produce(destination.Topic, rec, _siteBytes, sourceTopic, laneBytes) is var code and not ErrorCode.NoError)
-                            {
-                                throw new KafkaException(new Error(code));
-                            }
-
-                            records++;
-                            continue;
+                            throw new KafkaException(new Error(code));
                         }
 
+                        records++;
+                        continue;
+                    }
+
+                    var entry = batch.Entries[i];
+                    if (entry.Record is { } rec)
+                    {
+                        var (destination, sourceTopic) = Destination(rec.Source.Topic, rec.DestinationTopic, laneName);
                         var msg = new Message<byte[]?, byte[]?>
                         {
                             Key = rec.Key,
@@ -372,13 +375,13 @@ public sealed class DrainService : BackgroundService
     /// Where a record goes (its own destination, else the default template) and its source topic's UTF-8 bytes for the
     /// provenance header: worked out once per (source topic, destination, lane), not per record.
     /// </summary>
-    private (TopicPartition Destination, byte[] SourceTopic) Destination(EdgeRecord rec, string lane)
+    private (TopicPartition Destination, byte[] SourceTopic) Destination(string sourceTopic, string? destinationTopic, string lane)
     {
-        ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_destinations, (rec.Source.Topic, rec.DestinationTopic, lane), out var exists);
+        ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_destinations, (sourceTopic, destinationTopic, lane), out var exists);
         if (!exists)
         {
-            var topic = rec.DestinationTopic ?? _defaultTemplate.Render(_config.Site.Id, rec.Source.Topic, lane);
-            entry = (new TopicPartition(topic, Partition.Any), Encoding.UTF8.GetBytes(rec.Source.Topic));
+            var topic = destinationTopic ?? _defaultTemplate.Render(_config.Site.Id, sourceTopic, lane);
+            entry = (new TopicPartition(topic, Partition.Any), Encoding.UTF8.GetBytes(sourceTopic));
         }
 
         return entry;

@@ -42,6 +42,8 @@ public sealed class IngestService : BackgroundService
     private readonly Dictionary<string, (Task Space, long SinceMs)> _pausedLanes = new(StringComparer.Ordinal);
     private readonly Dictionary<SourcePosition, (List<ProcessedRecord> Outputs, int Next)> _partiallyTaken = [];
     private readonly HashSet<string> _unrouted = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Topic, int Partition), TopicPartition> _partitions = [];
+    private readonly List<ProcessedRecord> _outputs = [];
     private readonly HashSet<TopicPartition> _dirty = [];
     private readonly HashSet<TopicPartition> _progressDirty = [];
     private IProducer<byte[]?, byte[]?>? _deadLetterProducer;
@@ -68,6 +70,10 @@ public sealed class IngestService : BackgroundService
     public long RecordsIngested => Interlocked.Read(ref _ingested);
 
     private long _ingested;
+
+    /// <summary>Whether the ingest polls the edge consumer directly through librdkafka (<see cref="DirectConsumer"/>).</summary>
+    internal bool ConsumesDirectly { get; private set; }
+
     private readonly ForwarderActivity? _activity;
 
     /// <inheritdoc />
@@ -115,7 +121,9 @@ public sealed class IngestService : BackgroundService
             .SetLogHandler((_, m) => Log.Client(_logger, m))
             .Build() : null;
         _deadLetterProducer = deadLetters;
-        Log.Subscribed(_logger, string.Join(", ", _routes.Subscription));
+        using var direct = _config.Edge.DirectConsume ? DirectConsumer.TryCreate(consumer) : null;
+        ConsumesDirectly = direct is not null;
+        Log.Subscribed(_logger, string.Join(", ", _routes.Subscription), direct is not null ? "directly through librdkafka" : "through Confluent.Kafka");
         var lastCommit = _time.GetTimestamp();
         long lastRefresh = 0;
         long lastLag = 0;
@@ -133,28 +141,18 @@ public sealed class IngestService : BackgroundService
                 var taken = 0;
                 while (taken < _config.Edge.MaxPollRecords)
                 {
-                    ConsumeResult<byte[]?, byte[]?>? r;
-                    try
-                    {
-                        r = consumer.Consume(taken == 0 ? TimeSpan.FromMilliseconds(100) : TimeSpan.Zero);
-                    }
-                    catch (ConsumeException e) when (!e.Error.IsFatal)
-                    {
-                        Log.EdgeError(_logger, e.Error.Reason, e.Error.Code.ToString());
-                        break;
-                    }
-
-                    if (r is null)
-                    {
-                        break;
-                    }
-
-                    if (r.IsPartitionEOF)
+                    var polled = Poll(consumer, direct, taken == 0 ? 100 : 0, out var record);
+                    if (polled == PollResult.PartitionEof)
                     {
                         continue;
                     }
 
-                    await TakeAsync(consumer, r, ct);
+                    if (polled != PollResult.Record)
+                    {
+                        break;
+                    }
+
+                    await TakeAsync(consumer, record, ct);
                     taken++;
                 }
 
@@ -197,13 +195,68 @@ public sealed class IngestService : BackgroundService
         }
     }
 
-    private async ValueTask TakeAsync(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> r, CancellationToken ct)
+    /// <summary>
+    /// The next record or event from the edge consumer, directly from librdkafka when <paramref name="direct"/> is
+    /// set, else through Confluent.Kafka. A consumer error the client recovers from is logged and ends the poll batch.
+    /// </summary>
+    private PollResult Poll(IConsumer<byte[]?, byte[]?> consumer, DirectConsumer? direct, int timeoutMs, out ConsumedRecord record)
     {
-        var tp = r.TopicPartition;
-        if (_pausedLaneOf.ContainsKey(tp))
+        record = default;
+        if (direct is not null)
+        {
+            var result = direct.Poll(timeoutMs, out record, out var error);
+            if (error is not null)
+            {
+                Log.EdgeError(_logger, error.Reason, error.Code.ToString());
+            }
+
+            return result;
+        }
+
+        ConsumeResult<byte[]?, byte[]?>? r;
+        try
+        {
+            r = consumer.Consume(timeoutMs);
+        }
+        catch (ConsumeException e) when (!e.Error.IsFatal)
+        {
+            Log.EdgeError(_logger, e.Error.Reason, e.Error.Code.ToString());
+            return PollResult.Error;
+        }
+
+        if (r is null)
+        {
+            return PollResult.None;
+        }
+
+        if (r.IsPartitionEOF)
+        {
+            return PollResult.PartitionEof;
+        }
+
+        record = ConsumedRecord.From(r);
+        return PollResult.Record;
+    }
+
+    private TopicPartition Partition(string topic, int partition)
+    {
+        // One TopicPartition per partition for the dictionaries below (the same topic string, so lookups compare by reference).
+        ref var tp = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_partitions, (topic, partition), out var exists);
+        if (!exists)
+        {
+            tp = new TopicPartition(topic, partition);
+        }
+
+        return tp!;
+    }
+
+    private async ValueTask TakeAsync(IConsumer<byte[]?, byte[]?> consumer, ConsumedRecord r, CancellationToken ct)
+    {
+        var tp = Partition(r.Topic, r.Partition);
+        if (_pausedLaneOf.Count > 0 && _pausedLaneOf.ContainsKey(tp))
         {
             // Fetched before the pause took effect: not taken; the partition is seeked back here on resume.
-            _seekOnResume.TryAdd(tp, r.Offset.Value);
+            _seekOnResume.TryAdd(tp, r.Offset);
             return;
         }
 
@@ -215,19 +268,19 @@ public sealed class IngestService : BackgroundService
                 Log.NoRoute(_logger, r.Topic);
             }
 
-            MarkTaken(tp, r.Offset.Value);
+            MarkTaken(tp, r.Offset);
             return;
         }
 
-        var pos = new SourcePosition(r.Topic, r.Partition.Value, r.Offset.Value);
-        var headers = r.Message.Headers is { Count: > 0 } hs ? hs.Select(h => new RecordHeader(h.Key, h.GetValueBytes())).ToList() : null;
-        var record = new EdgeRecord(pos, r.Message.Timestamp.UnixTimestampMs, r.Message.Key, r.Message.Value, headers, route.DestinationTopic);
+        var pos = new SourcePosition(tp.Topic, r.Partition, r.Offset);
+        var record = new EdgeRecord(pos, r.TimestampMs, r.Key, r.Value, r.Headers, route.DestinationTopic);
         // A record whose outputs a full lane refused is not processed again (the pipeline's windows would count it
         // twice): its remaining outputs are appended from where they stopped.
-        if (!_partiallyTaken.Remove(pos, out var pending))
+        if (_partiallyTaken.Count == 0 || !_partiallyTaken.Remove(pos, out var pending))
         {
-            pending = ([], 0);
-            _processor.Process(route, record, pending.Outputs);
+            _outputs.Clear();
+            pending = (_outputs, 0);
+            _processor.Process(route, record, _outputs);
         }
 
         for (var i = pending.Next; i < pending.Outputs.Count; i++)
@@ -245,15 +298,16 @@ public sealed class IngestService : BackgroundService
             // AlreadyBuffered (re-read after a restart, held by the lane) counts as accepted.
             if (result.Status == AppendStatus.Blocked)
             {
-                _partiallyTaken[pos] = (pending.Outputs, i);
-                PauseLane(consumer, lane, tp, r.Offset.Value);
+                // _outputs is reused for the next record: the pending outputs keep a list of their own.
+                _partiallyTaken[pos] = (ReferenceEquals(pending.Outputs, _outputs) ? [.. _outputs] : pending.Outputs, i);
+                PauseLane(consumer, lane, tp, r.Offset);
                 return;
             }
 
             _activity?.Ingested(lane.Name, (output.Record.Key?.Length ?? 0) + (output.Record.Value?.Length ?? 0));
         }
 
-        MarkTaken(tp, r.Offset.Value);
+        MarkTaken(tp, r.Offset);
     }
 
     private void MarkTaken(TopicPartition tp, long offset)

@@ -65,6 +65,13 @@ public sealed class EdgeOptions
     [Required]
     public string DeadLetterTopic { get; set; } = "{site}._dead-letters";
 
+    /// <summary>
+    /// Poll records from librdkafka directly (<c>rd_kafka_consumer_poll</c>) instead of through Confluent.Kafka's
+    /// <c>Consume</c>, which builds several objects per record (same records taken; docs/forwarder.md, "Consuming").
+    /// Falls back by itself when the native handle is not reachable. The default value is true.
+    /// </summary>
+    public bool DirectConsume { get; set; } = true;
+
     /// <summary>Any librdkafka consumer property, passed through (e.g. <c>security.protocol</c>). Values containing secrets are never logged.</summary>
     public Dictionary<string, string> Kafka { get; set; } = [];
 }

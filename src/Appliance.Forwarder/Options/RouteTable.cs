@@ -46,7 +46,7 @@ public sealed class RouteTable
     public IEnumerable<string> Lanes => _routes.Select(r => r.Lane).Distinct(StringComparer.Ordinal);
 
     /// <summary>The route for an edge topic, or null when no route takes it.</summary>
-    public ResolvedRoute? Resolve(string topic) => _cache.GetOrAdd(topic, t =>
+    public ResolvedRoute? Resolve(string topic) => _cache.TryGetValue(topic, out var cached) ? cached : _cache.GetOrAdd(topic, t =>
     {
         foreach (var r in _routes)
         {

@@ -12,11 +12,14 @@ public sealed class OutageTests
 
     public OutageTests(ITestOutputHelper output) => _output = output;
 
-    /// <summary>Both ways records reach the transactional producer: librdkafka directly (the default) and Confluent.Kafka's Produce.</summary>
+    /// <summary>
+    /// Both ways records travel: polled from the edge and handed to the transactional producer through librdkafka
+    /// directly (the default), and through Confluent.Kafka's Consume and Produce.
+    /// </summary>
     [KafkaTheory(FaultInjectionOn = KafkaClusterRole.Central)]
     [InlineData(true)]
     [InlineData(false)]
-    public async Task Forward_CentralDownWhileEdgeProduces_EveryRecordExactlyOnceInOrderWithHeaders(bool directProduce)
+    public async Task Forward_CentralDownWhileEdgeProduces_EveryRecordExactlyOnceInOrderWithHeaders(bool direct)
     {
         const int total = 100_000;
         const int partitions = 8;
@@ -32,7 +35,11 @@ public sealed class OutageTests
         };
         var checkpoints = KafkaTestHelpers.UniqueName("cp");
         await EdgeTopics.CreateAsync(edge, central, site, lanes, partitions, checkpoints);
-        var config = TestConfig.Write(dir, site, edge, central, lanes, checkpoints, root => root["Central"]!["DirectProduce"] = directProduce);
+        var config = TestConfig.Write(dir, site, edge, central, lanes, checkpoints, root =>
+        {
+            root["Central"]!["DirectProduce"] = direct;
+            root["Edge"]!["DirectConsume"] = direct;
+        });
 
         await central.SetAllBrokersDownAsync();
         await using var forwarder = await InProcessForwarder.StartAsync(config);
@@ -62,7 +69,8 @@ public sealed class OutageTests
         await central.SetAllBrokersUpAsync();
         await reader.WaitForDistinctAsync(total, TimeSpan.FromSeconds(120), () => $"delivered {forwarder.Drain.RecordsDelivered}, fault {forwarder.Fault}");
         _output.WriteLine($"central received all {total} records {sw.ElapsedMilliseconds} ms after reconnection");
-        Assert.Equal(directProduce, forwarder.Drain.ProducesDirectly);
+        Assert.Equal(direct, forwarder.Drain.ProducesDirectly);
+        Assert.Equal(direct, forwarder.Ingest.ConsumesDirectly);
 
         // Let any stray duplicate arrive before judging: wait until the buffer is empty, then read central to its end.
         while (forwarder.Buffer.Lanes.Any(l => l.GetStats().BufferedRecords > 0))
