@@ -248,11 +248,7 @@ public sealed class BufferLane : IDisposable
             }
 
             var address = await EnqueueLockedAsync(_encoder.WrittenMemory, cancellationToken);
-            _state.AppendedRecords++;
-            _state.Advance(record.Source);
-            NoteSession(record.Source);
-            _version++;
-            return new AppendResult(AppendStatus.Accepted, address);
+            return AppendedLocked(record.Source, address);
         }
         catch (Exception e) when (e is not (OperationCanceledException or ArgumentException or BufferException))
         {
@@ -265,6 +261,65 @@ public sealed class BufferLane : IDisposable
                 DeliveryGate.Release();
             }
         }
+    }
+
+    /// <summary>
+    /// Appends a record given by its parts when that needs no waiting: the lane lock is free, the record fits the
+    /// lane's quota and the buffer's budget without applying the full policy, and the log's memory has room. Returns
+    /// false, having appended nothing, when any of that does not hold; <see cref="AppendAsync"/> then does the rest
+    /// (waits, makes room or applies the policy). True with <see cref="AppendStatus.Accepted"/> or
+    /// <see cref="AppendStatus.AlreadyBuffered"/> in <paramref name="result"/> otherwise. Key and value are copied
+    /// straight into the log (no arrays of their own); null is kept apart from empty by the flags.
+    /// </summary>
+    public bool TryAppend(SourcePosition source, long timestampMs, ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value, bool valueIsNull, IReadOnlyList<RecordHeader> headers, string? destinationTopic, out AppendResult result)
+    {
+        ArgumentNullException.ThrowIfNull(headers);
+        _owner.ThrowIfFaulted();
+        result = default;
+        if (!_lock.Wait(0))
+        {
+            return false;
+        }
+
+        try
+        {
+            if (IsReplay(source))
+            {
+                NoteSession(source);
+                result = new AppendResult(AppendStatus.AlreadyBuffered, -1);
+                return true;
+            }
+
+            _encoder.ResetWrittenCount();
+            EntryCodec.WriteRecord(_encoder, source, timestampMs, destinationTopic, key, keyIsNull, value, valueIsNull, headers, _owner.Time.GetUtcNow().ToUnixTimeMilliseconds());
+            Interlocked.Increment(ref _encoderUse);
+            var size = EntrySize(_encoder.WrittenCount);
+            if (size > (1L << _owner.Options.PageSizeBits) - 64 || !Fits(size) || !Log.TryEnqueue(_encoder.WrittenSpan, out var address))
+            {
+                return false;
+            }
+
+            NoteEnqueuedLocked(_encoder.WrittenCount);
+            result = AppendedLocked(source, address);
+            return true;
+        }
+        catch (Exception e) when (e is not (OperationCanceledException or ArgumentException or BufferException))
+        {
+            throw _owner.Fault("append failed", e);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    private AppendResult AppendedLocked(SourcePosition source, long address)
+    {
+        _state.AppendedRecords++;
+        _state.Advance(source);
+        NoteSession(source);
+        _version++;
+        return new AppendResult(AppendStatus.Accepted, address);
     }
 
     /// <summary>Completes when space may have been freed in this lane or the buffer (a delivery, eviction or expiry).</summary>
@@ -414,7 +469,14 @@ public sealed class BufferLane : IDisposable
     private async ValueTask<long> EnqueueLockedAsync(ReadOnlyMemory<byte> entry, CancellationToken cancellationToken)
     {
         var address = Log.TryEnqueue(entry.Span, out var enqueued) ? enqueued : await Log.EnqueueAsync(entry, cancellationToken);
-        _uncommittedBytes += EntrySize(entry.Length);
+        NoteEnqueuedLocked(entry.Length);
+        return address;
+    }
+
+    // Group commit: a commit is due after CommitBytes of entries, else at the next interval.
+    private void NoteEnqueuedLocked(int entryLength)
+    {
+        _uncommittedBytes += EntrySize(entryLength);
         if (_uncommittedBytes >= _owner.Options.CommitBytes)
         {
             _owner.RequestCommit();
@@ -423,8 +485,6 @@ public sealed class BufferLane : IDisposable
         {
             _owner.NoteUncommitted();
         }
-
-        return address;
     }
 
     private void DropLocked(SourcePosition pos, long nowMs)

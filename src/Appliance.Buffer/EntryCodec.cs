@@ -53,11 +53,15 @@ public sealed class BufferEntry
 /// </summary>
 internal static class EntryCodec
 {
-    public static void WriteRecord(IBufferWriter<byte> w, EdgeRecord r, long appendedAtMs)
+    public static void WriteRecord(IBufferWriter<byte> w, EdgeRecord r, long appendedAtMs) =>
+        WriteRecord(w, r.Source, r.TimestampMs, r.DestinationTopic, r.Key, r.Key is null, r.Value, r.Value is null, r.Headers, appendedAtMs);
+
+    /// <summary>A record given by its parts (key and value as spans, null kept apart from empty by the flags).</summary>
+    public static void WriteRecord(IBufferWriter<byte> w, SourcePosition source, long timestampMs, string? destinationTopic, ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value, bool valueIsNull, IReadOnlyList<RecordHeader> headers, long appendedAtMs)
     {
-        var size = 1 + 8 + 8 + 4 + 8 + StrSize(r.Source.Topic) + NullableStrSize(r.DestinationTopic)
-            + NullableBytesSize(r.Key) + NullableBytesSize(r.Value) + 5 + CrcBytes;
-        foreach (var h in r.Headers)
+        var size = 1 + 8 + 8 + 4 + 8 + StrSize(source.Topic) + NullableStrSize(destinationTopic)
+            + 5 + key.Length + 5 + value.Length + 5 + CrcBytes;
+        foreach (var h in headers)
         {
             size += StrSize(h.Key) + NullableBytesSize(h.Value);
         }
@@ -67,21 +71,21 @@ internal static class EntryCodec
         span[p++] = (byte)EntryKind.Record;
         BinaryPrimitives.WriteInt64LittleEndian(span[p..], appendedAtMs);
         p += 8;
-        BinaryPrimitives.WriteInt64LittleEndian(span[p..], r.TimestampMs);
+        BinaryPrimitives.WriteInt64LittleEndian(span[p..], timestampMs);
         p += 8;
-        BinaryPrimitives.WriteInt32LittleEndian(span[p..], r.Source.Partition);
+        BinaryPrimitives.WriteInt32LittleEndian(span[p..], source.Partition);
         p += 4;
-        BinaryPrimitives.WriteInt64LittleEndian(span[p..], r.Source.Offset);
+        BinaryPrimitives.WriteInt64LittleEndian(span[p..], source.Offset);
         p += 8;
-        p += WriteStr(span[p..], r.Source.Topic);
-        p += WriteNullableStr(span[p..], r.DestinationTopic);
-        p += WriteNullableBytes(span[p..], r.Key);
-        p += WriteNullableBytes(span[p..], r.Value);
-        p += WriteVarint(span[p..], (uint)r.Headers.Count);
-        foreach (var h in r.Headers)
+        p += WriteStr(span[p..], source.Topic);
+        p += WriteNullableStr(span[p..], destinationTopic);
+        p += WriteNullableBytes(span[p..], key, keyIsNull);
+        p += WriteNullableBytes(span[p..], value, valueIsNull);
+        p += WriteVarint(span[p..], (uint)headers.Count);
+        foreach (var h in headers)
         {
             p += WriteStr(span[p..], h.Key);
-            p += WriteNullableBytes(span[p..], h.Value);
+            p += WriteNullableBytes(span[p..], h.Value, h.Value is null);
         }
 
         p += WriteCrc(span, p);
@@ -325,9 +329,9 @@ internal static class EntryCodec
         return p + Encoding.UTF8.GetBytes(v, s[p..]);
     }
 
-    private static int WriteNullableBytes(Span<byte> s, byte[]? v)
+    private static int WriteNullableBytes(Span<byte> s, ReadOnlySpan<byte> v, bool isNull)
     {
-        if (v is null)
+        if (isNull)
         {
             s[0] = 0;
             return 1;

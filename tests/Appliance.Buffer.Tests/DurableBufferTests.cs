@@ -245,6 +245,72 @@ public sealed class DurableBufferTests : BufferTestBase
     }
 
     [Fact]
+    public async Task TryAppend_FromSpans_StoresWhatAppendAsyncStores_AndAnswersReplaysAfterReopen()
+    {
+        var options = Options(Dir);
+        var records = new[]
+        {
+            Rec(0, key: "k0"),
+            new EdgeRecord(new SourcePosition("sensors", 0, 1), 5, null, null),
+            new EdgeRecord(new SourcePosition("sensors", 0, 2), 6, [], [], [new RecordHeader("empty", []), new RecordHeader("ünï", [9])], "dest-ü"),
+        };
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            var lane = buffer.Lane("bulk");
+            foreach (var r in records)
+            {
+                Assert.True(lane.TryAppend(r.Source, r.TimestampMs, r.Key, r.Key is null, r.Value, r.Value is null, r.Headers, r.DestinationTopic, out var result));
+                Assert.Equal(AppendStatus.Accepted, result.Status);
+            }
+
+            await buffer.WhenDurableAsync();
+            var read = ReadAll(lane).Select(e => e.Record!).ToList();
+            Assert.Equal(records.Length, read.Count);
+            for (var i = 0; i < records.Length; i++)
+            {
+                Assert.Equal(records[i].Source, read[i].Source);
+                Assert.Equal(records[i].TimestampMs, read[i].TimestampMs);
+                Assert.Equal(records[i].Key, read[i].Key);
+                Assert.Equal(records[i].Value, read[i].Value);
+                Assert.Equal(records[i].DestinationTopic, read[i].DestinationTopic);
+                Assert.Equal(records[i].Headers.Select(h => (h.Key, h.Value)), read[i].Headers.Select(h => (h.Key, h.Value)));
+            }
+        }
+
+        // The positions are durable like any append: re-reading the same offsets after a restart is answered, not stored twice.
+        await using var reopened = DurableBuffer.Open(options);
+        var again = reopened.Lane("bulk");
+        Assert.True(again.TryAppend(records[1].Source, 5, default, true, default, true, [], null, out var replay));
+        Assert.Equal(AppendStatus.AlreadyBuffered, replay.Status);
+        await reopened.WhenDurableAsync();
+        Assert.Equal(records.Length, ReadAll(again).Count);
+    }
+
+    [Fact]
+    public async Task TryAppend_LaneFull_AppendsNothingAndLeavesThePolicyToAppendAsync()
+    {
+        await using var buffer = DurableBuffer.Open(Options(Dir, Lane("critical"), Lane("bulk", quota: 4L << 20, policy: FullPolicy.DropNewest)));
+        var lane = buffer.Lane("bulk");
+        var value = new byte[4000];
+        var offset = 0;
+        while ((await lane.AppendAsync(new EdgeRecord(new SourcePosition("sensors", 0, offset), 1, null, value))).Status == AppendStatus.Accepted)
+        {
+            offset++;
+            Assert.True(offset < 10_000, "the lane never filled");
+        }
+
+        // The lane is full (one record dropped by the policy). TryAppend refuses without a drop: nothing stored,
+        // nothing counted; applying the policy is AppendAsync's.
+        var buffered = lane.GetStats().BufferedRecords;
+        Assert.Equal(1, lane.GetStats().DroppedRecords[DropReason.DropNewest]);
+        Assert.False(lane.TryAppend(new SourcePosition("sensors", 0, offset + 1), 1, default, true, value, false, [], null, out _));
+        Assert.Equal(buffered, lane.GetStats().BufferedRecords);
+        Assert.Equal(1, lane.GetStats().DroppedRecords[DropReason.DropNewest]);
+        Assert.Equal(AppendStatus.Dropped, (await lane.AppendAsync(new EdgeRecord(new SourcePosition("sensors", 0, offset + 1), 1, null, value))).Status);
+        Assert.Equal(2, lane.GetStats().DroppedRecords[DropReason.DropNewest]);
+    }
+
+    [Fact]
     public async Task Read_BatchLargerThanItsFirstBuffer_DecodesEveryEntryIntact()
     {
         // 40 records of 60 KB (the test lanes' pages are 64 KiB): one batch outgrows the reader's first 1 MiB buffer twice.

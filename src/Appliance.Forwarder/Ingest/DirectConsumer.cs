@@ -55,6 +55,22 @@ internal sealed unsafe class DirectConsumer : IDisposable
     /// </summary>
     public PollResult Poll(int timeoutMs, out ConsumedRecord record, out Error? error)
     {
+        var result = PollInPlace(timeoutMs, out var message, out error);
+        using (message)
+        {
+            record = result == PollResult.Record ? message.ToRecord() : default;
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// <c>Poll</c> without copying the record: <paramref name="record"/>
+    /// reads it in librdkafka's memory until it is disposed (dispose it in every case; for anything but
+    /// <see cref="PollResult.Record"/> it holds nothing).
+    /// </summary>
+    public PollResult PollInPlace(int timeoutMs, out NativeRecord record, out Error? error)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         record = default;
         error = null;
@@ -64,6 +80,7 @@ internal sealed unsafe class DirectConsumer : IDisposable
             return PollResult.None;
         }
 
+        var keep = false;
         try
         {
             if (m->Err == ErrPartitionEof)
@@ -85,20 +102,16 @@ internal sealed unsafe class DirectConsumer : IDisposable
             }
 
             long type;
-            var timestamp = Functions.MessageTimestamp(m, &type);
-            record = new ConsumedRecord(
-                TopicName(m->Rkt),
-                m->Partition,
-                m->Offset,
-                timestamp,
-                m->Key is null ? null : new ReadOnlySpan<byte>(m->Key, (int)m->KeyLen).ToArray(),
-                m->Payload is null ? null : new ReadOnlySpan<byte>(m->Payload, (int)m->Len).ToArray(),
-                Headers(m));
+            record = new NativeRecord((nint)m, TopicName(m->Rkt), Functions.MessageTimestamp(m, &type));
+            keep = true;
             return PollResult.Record;
         }
         finally
         {
-            Functions.MessageDestroy(m);
+            if (!keep)
+            {
+                Functions.MessageDestroy(m);
+            }
         }
     }
 
@@ -149,6 +162,63 @@ internal sealed unsafe class DirectConsumer : IDisposable
             list ??= [];
             var key = Encoding.UTF8.GetString(MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name));
             list.Add(new RecordHeader(key, value is null ? null : new ReadOnlySpan<byte>(value, (int)size).ToArray()));
+        }
+    }
+
+    /// <summary>
+    /// One record polled and still in librdkafka's memory: read it, then dispose it (which hands the memory back). The
+    /// spans are valid until then.
+    /// </summary>
+    internal readonly struct NativeRecord : IDisposable
+    {
+        private readonly nint _message;
+
+        internal NativeRecord(nint message, string topic, long timestampMs)
+        {
+            _message = message;
+            Topic = topic;
+            TimestampMs = timestampMs;
+        }
+
+        /// <summary>The edge topic.</summary>
+        public string Topic { get; }
+
+        /// <summary>The record's timestamp, Unix epoch milliseconds (-1 when the broker gave none).</summary>
+        public long TimestampMs { get; }
+
+        private Message* M => (Message*)_message;
+
+        /// <summary>The partition.</summary>
+        public int Partition => M->Partition;
+
+        /// <summary>The offset.</summary>
+        public long Offset => M->Offset;
+
+        /// <summary>Whether the key is null (as opposed to empty).</summary>
+        public bool KeyIsNull => M->Key is null;
+
+        /// <summary>The key's bytes (empty when null).</summary>
+        public ReadOnlySpan<byte> Key => M->Key is null ? default : new ReadOnlySpan<byte>(M->Key, (int)M->KeyLen);
+
+        /// <summary>Whether the value is null (a tombstone), as opposed to empty.</summary>
+        public bool ValueIsNull => M->Payload is null;
+
+        /// <summary>The value's bytes (empty when null).</summary>
+        public ReadOnlySpan<byte> Value => M->Payload is null ? default : new ReadOnlySpan<byte>(M->Payload, (int)M->Len);
+
+        /// <summary>The record's headers in order, null when it has none.</summary>
+        public List<RecordHeader>? ReadHeaders() => Headers(M);
+
+        /// <summary>A copy that owns its arrays.</summary>
+        public ConsumedRecord ToRecord() => new(Topic, Partition, Offset, TimestampMs, KeyIsNull ? null : Key.ToArray(), ValueIsNull ? null : Value.ToArray(), ReadHeaders());
+
+        /// <summary>Hands the record's memory back to librdkafka (nothing for a default instance).</summary>
+        public void Dispose()
+        {
+            if (_message != 0)
+            {
+                Functions!.MessageDestroy(M);
+            }
         }
     }
 

@@ -141,7 +141,7 @@ public sealed class IngestService : BackgroundService
                 var taken = 0;
                 while (taken < _config.Edge.MaxPollRecords)
                 {
-                    var polled = Poll(consumer, direct, taken == 0 ? 100 : 0, out var record);
+                    var polled = Poll(consumer, direct, taken == 0 ? 100 : 0, out var record, out var takenInPlace);
                     if (polled == PollResult.PartitionEof)
                     {
                         continue;
@@ -152,7 +152,11 @@ public sealed class IngestService : BackgroundService
                         break;
                     }
 
-                    await TakeAsync(consumer, record, ct);
+                    if (!takenInPlace)
+                    {
+                        await TakeAsync(consumer, record, ct);
+                    }
+
                     taken++;
                 }
 
@@ -198,16 +202,28 @@ public sealed class IngestService : BackgroundService
     /// <summary>
     /// The next record or event from the edge consumer, directly from librdkafka when <paramref name="direct"/> is
     /// set, else through Confluent.Kafka. A consumer error the client recovers from is logged and ends the poll batch.
+    /// On the direct path a record that needs nothing but an append (see <see cref="TryTakeInPlace"/>) is taken here,
+    /// straight from librdkafka's memory (<paramref name="takenInPlace"/>); any other is copied into
+    /// <paramref name="record"/> for <see cref="TakeAsync"/>.
     /// </summary>
-    private PollResult Poll(IConsumer<byte[]?, byte[]?> consumer, DirectConsumer? direct, int timeoutMs, out ConsumedRecord record)
+    private PollResult Poll(IConsumer<byte[]?, byte[]?> consumer, DirectConsumer? direct, int timeoutMs, out ConsumedRecord record, out bool takenInPlace)
     {
         record = default;
+        takenInPlace = false;
         if (direct is not null)
         {
-            var result = direct.Poll(timeoutMs, out record, out var error);
-            if (error is not null)
+            var result = direct.PollInPlace(timeoutMs, out var native, out var error);
+            using (native)
             {
-                Log.EdgeError(_logger, error.Reason, error.Code.ToString());
+                if (error is not null)
+                {
+                    Log.EdgeError(_logger, error.Reason, error.Code.ToString());
+                }
+                else if (result == PollResult.Record)
+                {
+                    takenInPlace = TryTakeInPlace(native);
+                    record = takenInPlace ? default : native.ToRecord();
+                }
             }
 
             return result;
@@ -248,6 +264,37 @@ public sealed class IngestService : BackgroundService
         }
 
         return tp!;
+    }
+
+    /// <summary>
+    /// Takes a record of a pass-through route (no steps) by appending it from librdkafka's memory, when nothing else
+    /// is needed: its partition is not paused, no record waits with outputs a full lane refused, and the lane takes it
+    /// without waiting or applying its full policy (<see cref="BufferLane.TryAppend"/>). False, with nothing taken,
+    /// otherwise: <see cref="TakeAsync"/> handles it.
+    /// </summary>
+    private bool TryTakeInPlace(DirectConsumer.NativeRecord r)
+    {
+        if (_processor is not PassThroughProcessor || _partiallyTaken.Count > 0)
+        {
+            return false;
+        }
+
+        var tp = Partition(r.Topic, r.Partition);
+        if ((_pausedLaneOf.Count > 0 && _pausedLaneOf.ContainsKey(tp)) || _routes.Resolve(r.Topic) is not { } route)
+        {
+            return false;
+        }
+
+        var lane = _buffer!.Lane(route.Lane);
+        var headers = (IReadOnlyList<RecordHeader>?)r.ReadHeaders() ?? [];
+        if (!lane.TryAppend(new SourcePosition(tp.Topic, r.Partition, r.Offset), r.TimestampMs, r.Key, r.KeyIsNull, r.Value, r.ValueIsNull, headers, route.DestinationTopic, out _))
+        {
+            return false;
+        }
+
+        _activity?.Ingested(lane.Name, r.Key.Length + r.Value.Length);
+        MarkTaken(tp, r.Offset);
+        return true;
     }
 
     private async ValueTask TakeAsync(IConsumer<byte[]?, byte[]?> consumer, ConsumedRecord r, CancellationToken ct)
