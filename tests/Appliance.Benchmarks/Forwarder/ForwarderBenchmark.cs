@@ -22,7 +22,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
 {
     public string Name => "forwarder";
 
-    public string Description => "forwarder vs plain bridge (100 B, 1 KiB); backlog of the real exe: RSS, restart-to-draining, drain rate, critical latency [--n100 300000] [--n1k 60000] [--runs 2] [--backlog-mib 2048] [--malloc glibc|jemalloc|both] [--forwarder-dir DIR: a `dotnet publish` of the forwarder to run for the backlog part, e.g. ReadyToRun] (0 skips a part)";
+    public string Description => "forwarder vs plain bridge (100 B, 1 KiB); backlog of the real exe: RSS, restart-to-draining, drain rate, critical latency [--n100 300000] [--n1k 60000] [--runs 2] [--backlog-mib 2048] [--malloc glibc|jemalloc|both] [--forwarder-dir DIR: a `dotnet publish` of the forwarder to run for the backlog part, e.g. ReadyToRun] (0 skips a part) [--alloc-types: bytes allocated per record by type in each window]";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
