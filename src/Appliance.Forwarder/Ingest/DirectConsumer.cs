@@ -8,7 +8,8 @@ namespace Appliance.Forwarder.Ingest;
 
 /// <summary>
 /// Takes records from the edge consumer with librdkafka's <c>rd_kafka_consumer_poll</c> on the native handle of a
-/// Confluent.Kafka consumer, and copies each one straight into the arrays the ingest keeps. Confluent.Kafka's
+/// Confluent.Kafka consumer, and hands each one over where librdkafka holds it (<see cref="PollInPlace"/>) or copied
+/// once into arrays of its own (<see cref="Poll"/>). Confluent.Kafka's
 /// <c>Consume</c> returns the same data but builds seven objects per record on the way (a managed copy of the native
 /// message struct, the topic name as a new string, the result, the message, a header collection and its list, the
 /// partition), which at 100-byte records cost the forwarder about as much as the record itself (docs/benchmarks.md,
@@ -65,9 +66,8 @@ internal sealed unsafe class DirectConsumer : IDisposable
     }
 
     /// <summary>
-    /// <c>Poll</c> without copying the record: <paramref name="record"/>
-    /// reads it in librdkafka's memory until it is disposed (dispose it in every case; for anything but
-    /// <see cref="PollResult.Record"/> it holds nothing).
+    /// <see cref="Poll"/> without copying the record: <paramref name="record"/> reads it in librdkafka's memory until
+    /// it is disposed (dispose it in every case; for anything but <see cref="PollResult.Record"/> it holds nothing).
     /// </summary>
     public PollResult PollInPlace(int timeoutMs, out NativeRecord record, out Error? error)
     {
@@ -101,7 +101,7 @@ internal sealed unsafe class DirectConsumer : IDisposable
                 return PollResult.Error;
             }
 
-            long type;
+            int type;
             record = new NativeRecord((nint)m, TopicName(m->Rkt), Functions.MessageTimestamp(m, &type));
             keep = true;
             return PollResult.Record;
@@ -244,7 +244,7 @@ internal sealed unsafe class DirectConsumer : IDisposable
 
         public required delegate* unmanaged[Cdecl]<Message*, void> MessageDestroy { get; init; }
 
-        public required delegate* unmanaged[Cdecl]<Message*, long*, long> MessageTimestamp { get; init; }
+        public required delegate* unmanaged[Cdecl]<Message*, int*, long> MessageTimestamp { get; init; }
 
         public required delegate* unmanaged[Cdecl]<Message*, nint*, int> MessageHeaders { get; init; }
 
@@ -269,7 +269,7 @@ internal sealed unsafe class DirectConsumer : IDisposable
             {
                 ConsumerPoll = (delegate* unmanaged[Cdecl]<nint, int, Message*>)poll,
                 MessageDestroy = (delegate* unmanaged[Cdecl]<Message*, void>)destroy,
-                MessageTimestamp = (delegate* unmanaged[Cdecl]<Message*, long*, long>)timestamp,
+                MessageTimestamp = (delegate* unmanaged[Cdecl]<Message*, int*, long>)timestamp,
                 MessageHeaders = (delegate* unmanaged[Cdecl]<Message*, nint*, int>)headers,
                 HeaderGetAll = (delegate* unmanaged[Cdecl]<nint, nuint, byte**, byte**, nuint*, int>)getAll,
                 TopicName = (delegate* unmanaged[Cdecl]<nint, nint>)topicName,
