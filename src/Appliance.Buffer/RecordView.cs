@@ -5,8 +5,8 @@ namespace Appliance.Buffer;
 /// <summary>
 /// A buffered record read in place from its batch's buffer, without copying key, value or headers into arrays of
 /// their own (<see cref="LaneBatch.TryReadRecord"/>): what a sender needs to hand the record on, e.g. to a native
-/// client that copies it anyway. Valid only while its batch's delivery lease lasts and the caller holds no later view
-/// of the same batch beyond it; <see cref="LaneBatch.Entries"/> gives owned copies instead.
+/// client that copies it anyway. Valid only while its batch's delivery lease lasts (the buffer is then reused);
+/// <see cref="LaneBatch.Entries"/> gives owned copies instead.
 /// </summary>
 public readonly ref struct RecordView
 {
