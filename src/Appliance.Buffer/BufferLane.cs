@@ -180,7 +180,7 @@ public sealed class BufferLane : IDisposable
         {
             var encoded = Encode(record, nowMs);
             var size = EntrySize(_encoder.WrittenCount);
-            if (size > (1L << _owner.Options.PageSizeBits) - 64)
+            if (!FitsPage(size))
             {
                 throw new ArgumentException($"record of {_encoder.WrittenCount} bytes does not fit a log page (2^{_owner.Options.PageSizeBits} bytes); raise Buffer:PageSizeBits", nameof(record));
             }
@@ -290,11 +290,9 @@ public sealed class BufferLane : IDisposable
                 return true;
             }
 
-            _encoder.ResetWrittenCount();
-            EntryCodec.WriteRecord(_encoder, source, timestampMs, destinationTopic, key, keyIsNull, value, valueIsNull, headers, _owner.Time.GetUtcNow().ToUnixTimeMilliseconds());
-            Interlocked.Increment(ref _encoderUse);
+            Encode(source, timestampMs, destinationTopic, key, keyIsNull, value, valueIsNull, headers, _owner.Time.GetUtcNow().ToUnixTimeMilliseconds());
             var size = EntrySize(_encoder.WrittenCount);
-            if (size > (1L << _owner.Options.PageSizeBits) - 64 || !Fits(size) || !Log.TryEnqueue(_encoder.WrittenSpan, out var address))
+            if (!FitsPage(size) || !Fits(size) || !Log.TryEnqueue(_encoder.WrittenSpan, out var address))
             {
                 return false;
             }
@@ -451,12 +449,19 @@ public sealed class BufferLane : IDisposable
         }
     }
 
-    private long Encode(EdgeRecord record, long nowMs)
+    private long Encode(EdgeRecord r, long nowMs) =>
+        Encode(r.Source, r.TimestampMs, r.DestinationTopic, r.Key, r.Key is null, r.Value, r.Value is null, r.Headers, nowMs);
+
+    // Encodes into the lane's reused encoder; the returned use count tells a later caller whether it still holds this record.
+    private long Encode(SourcePosition source, long timestampMs, string? destinationTopic, ReadOnlySpan<byte> key, bool keyIsNull, ReadOnlySpan<byte> value, bool valueIsNull, IReadOnlyList<RecordHeader> headers, long nowMs)
     {
         _encoder.ResetWrittenCount();
-        EntryCodec.WriteRecord(_encoder, record, nowMs);
+        EntryCodec.WriteRecord(_encoder, source, timestampMs, destinationTopic, key, keyIsNull, value, valueIsNull, headers, nowMs);
         return Interlocked.Increment(ref _encoderUse);
     }
+
+    // A log entry must fit one page (FASTER's limit, less its own header).
+    private bool FitsPage(long size) => size <= (1L << _owner.Options.PageSizeBits) - 64;
 
     private bool Fits(long size) => !OwnQuotaExceeded(size) && _owner.TotalBufferedBytes + size <= _owner.Options.TotalBudgetBytes;
 

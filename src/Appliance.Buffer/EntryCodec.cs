@@ -229,7 +229,8 @@ internal static class EntryCodec
         var headers = s[p..];
         for (var i = 0; i < hc; i++)
         {
-            ReadStr(s, ref p, strings);
+            // Only validated here; names and values are decoded by ReadHeaders when a caller wants them.
+            _ = ReadStrBytes(s, ref p);
             _ = ReadNullableSpan(s, ref p, out _);
         }
 
@@ -344,11 +345,16 @@ internal static class EntryCodec
 
     private static string ReadStr(ReadOnlySpan<byte> s, ref int p, StringCache? strings = null)
     {
+        var bytes = ReadStrBytes(s, ref p);
+        return strings is null ? Encoding.UTF8.GetString(bytes) : strings.Get(bytes);
+    }
+
+    private static ReadOnlySpan<byte> ReadStrBytes(ReadOnlySpan<byte> s, scoped ref int p)
+    {
         var n = (int)ReadVarint(s, ref p);
         var bytes = s.Slice(p, n);
-        var v = strings is null ? Encoding.UTF8.GetString(bytes) : strings.Get(bytes);
         p += n;
-        return v;
+        return bytes;
     }
 
     private static string? ReadNullableStr(ReadOnlySpan<byte> s, ref int p, StringCache? strings = null)

@@ -88,10 +88,8 @@ internal sealed unsafe class DirectProducer : IDisposable
     /// (no copy of key and value is made before librdkafka's own).
     /// </summary>
     public ErrorCode Produce(string topic, RecordView record, byte[] site, byte[] sourceTopic, byte[] lane) =>
-        Produce(topic, record.Partition, record.Offset, record.TimestampMs,
-            ref record.KeyIsNull ? ref Unsafe.NullRef<byte>() : ref MemoryMarshal.GetReference(record.Key), record.Key.Length,
-            ref record.ValueIsNull ? ref Unsafe.NullRef<byte>() : ref MemoryMarshal.GetReference(record.Value), record.Value.Length,
-            record.HeaderCount == 0 ? [] : record.ReadHeaders(), site, sourceTopic, lane);
+        Produce(topic, record.Partition, record.Offset, record.TimestampMs, ref Data(record.Key, record.KeyIsNull), record.Key.Length,
+            ref Data(record.Value, record.ValueIsNull), record.Value.Length, record.HeaderCount == 0 ? [] : record.ReadHeaders(), site, sourceTopic, lane);
 
     // key/value: a null reference for null (a NULL pointer); else the first byte, also of an empty one (pinned, a valid
     // pointer, so empty stays empty).
@@ -213,6 +211,9 @@ internal sealed unsafe class DirectProducer : IDisposable
     /// stays empty rather than null); a null reference (a NULL pointer) for null.
     /// </summary>
     private static ref byte Data(byte[]? array) => ref array is null ? ref Unsafe.NullRef<byte>() : ref MemoryMarshal.GetArrayDataReference(array);
+
+    /// <summary><see cref="Data(byte[])"/> for bytes read in place (an empty span of a batch still points into it).</summary>
+    private static ref byte Data(ReadOnlySpan<byte> bytes, bool isNull) => ref isNull ? ref Unsafe.NullRef<byte>() : ref MemoryMarshal.GetReference(bytes);
 
     private static nint Utf8Z(string s) => Marshal.StringToCoTaskMemUTF8(s);
 

@@ -8,8 +8,8 @@ namespace Appliance.Forwarder.Ingest;
 
 /// <summary>
 /// Takes records from the edge consumer with librdkafka's <c>rd_kafka_consumer_poll</c> on the native handle of a
-/// Confluent.Kafka consumer, and hands each one over where librdkafka holds it (<see cref="PollInPlace"/>) or copied
-/// once into arrays of its own (<see cref="Poll"/>). Confluent.Kafka's
+/// Confluent.Kafka consumer, and hands each one over where librdkafka holds it (<see cref="PollInPlace"/>), to be
+/// appended from there or copied once into arrays of its own. Confluent.Kafka's
 /// <c>Consume</c> returns the same data but builds seven objects per record on the way (a managed copy of the native
 /// message struct, the topic name as a new string, the result, the message, a header collection and its list, the
 /// partition), which at 100-byte records cost the forwarder about as much as the record itself (docs/benchmarks.md,
@@ -51,23 +51,10 @@ internal sealed unsafe class DirectConsumer : IDisposable
     /// Waits up to <paramref name="timeoutMs"/> for the next record or event. Returns <see cref="PollResult.None"/>
     /// when there was none, <see cref="PollResult.PartitionEof"/> for an end-of-partition event,
     /// <see cref="PollResult.Error"/> with <paramref name="error"/> for a consumer error (not fatal: the client goes on), and
-    /// <see cref="PollResult.Record"/> with <paramref name="record"/> filled in. Throws <see cref="KafkaException"/>
-    /// for a fatal error, as Confluent.Kafka's <c>Consume</c> does.
-    /// </summary>
-    public PollResult Poll(int timeoutMs, out ConsumedRecord record, out Error? error)
-    {
-        var result = PollInPlace(timeoutMs, out var message, out error);
-        using (message)
-        {
-            record = result == PollResult.Record ? message.ToRecord() : default;
-        }
-
-        return result;
-    }
-
-    /// <summary>
-    /// <see cref="Poll"/> without copying the record: <paramref name="record"/> reads it in librdkafka's memory until
-    /// it is disposed (dispose it in every case; for anything but <see cref="PollResult.Record"/> it holds nothing).
+    /// <see cref="PollResult.Record"/> with <paramref name="record"/>, which reads the record in librdkafka's memory
+    /// until it is disposed (dispose it in every case; for anything but a record it holds nothing;
+    /// <see cref="NativeRecord.ToRecord"/> copies it). Throws <see cref="KafkaException"/> for a fatal error, as
+    /// Confluent.Kafka's <c>Consume</c> does.
     /// </summary>
     public PollResult PollInPlace(int timeoutMs, out NativeRecord record, out Error? error)
     {

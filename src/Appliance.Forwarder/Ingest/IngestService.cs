@@ -22,6 +22,8 @@ public sealed class IngestService : BackgroundService
     private readonly BufferHost _bufferHost;
     private readonly RouteTable _routes;
     private readonly IRecordProcessor _processor;
+    // No route has steps: a record's only output is itself, to its route's lane (the in-place path may take it).
+    private readonly bool _passThrough;
     private readonly ForwarderConfiguration _config;
     private readonly ForwarderHealth _health;
     private readonly TimeProvider _time;
@@ -60,6 +62,7 @@ public sealed class IngestService : BackgroundService
         _bufferHost = bufferHost;
         _routes = routes;
         _processor = processor;
+        _passThrough = processor is PassThroughProcessor;
         _config = config.Value;
         _health = health;
         _time = time;
@@ -274,7 +277,7 @@ public sealed class IngestService : BackgroundService
     /// </summary>
     private bool TryTakeInPlace(DirectConsumer.NativeRecord r)
     {
-        if (_processor is not PassThroughProcessor || _partiallyTaken.Count > 0)
+        if (!_passThrough || _partiallyTaken.Count > 0)
         {
             return false;
         }

@@ -89,7 +89,9 @@ public sealed class DirectConsumerTests
         Error? error = null;
         while (error is null && deadline.Elapsed < TimeSpan.FromSeconds(30))
         {
-            Assert.NotEqual(PollResult.Record, direct.Poll(100, out _, out error));
+            var result = direct.PollInPlace(100, out var record, out error);
+            record.Dispose();
+            Assert.NotEqual(PollResult.Record, result);
         }
 
         Assert.NotNull(error);
@@ -105,7 +107,7 @@ public sealed class DirectConsumerTests
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(KafkaTestHelpers.ConsumerConfig(cluster.BootstrapServers, "g")).Build();
         var direct = DirectConsumer.TryCreate(consumer)!;
         direct.Dispose();
-        Assert.Throws<ObjectDisposedException>(() => direct.Poll(0, out _, out _));
+        Assert.Throws<ObjectDisposedException>(() => direct.PollInPlace(0, out _, out _));
     }
 
     private static (List<ConsumedRecord> Records, int Eofs) Collect(MockKafkaCluster cluster, List<TopicPartitionOffset> partitions, bool direct)
@@ -122,15 +124,18 @@ public sealed class DirectConsumerTests
         {
             if (native is not null)
             {
-                var result = native.Poll(100, out var record, out var error);
-                Assert.Null(error);
-                if (result == PollResult.Record)
+                var result = native.PollInPlace(100, out var record, out var error);
+                using (record)
                 {
-                    records.Add(record);
-                }
-                else if (result == PollResult.PartitionEof)
-                {
-                    eofs++;
+                    Assert.Null(error);
+                    if (result == PollResult.Record)
+                    {
+                        records.Add(record.ToRecord());
+                    }
+                    else if (result == PollResult.PartitionEof)
+                    {
+                        eofs++;
+                    }
                 }
 
                 continue;
