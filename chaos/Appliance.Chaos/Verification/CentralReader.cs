@@ -113,21 +113,9 @@ public sealed class CentralReader : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads the forwarder's provenance headers (edge.topic, edge.partition, edge.offset); null if any is missing.</summary>
-    public static Provenance? ReadProvenance(Headers? headers)
-    {
-        if (headers is null
-            || !headers.TryGetLastBytes("edge.topic", out var t)
-            || !headers.TryGetLastBytes("edge.partition", out var p)
-            || !headers.TryGetLastBytes("edge.offset", out var o)
-            || !int.TryParse(Encoding.UTF8.GetString(p), NumberStyles.Integer, CultureInfo.InvariantCulture, out var partition)
-            || !long.TryParse(Encoding.UTF8.GetString(o), NumberStyles.Integer, CultureInfo.InvariantCulture, out var offset))
-        {
-            return null;
-        }
-
-        return new Provenance(Encoding.UTF8.GetString(t), partition, offset);
-    }
+    /// <summary>Reads the forwarder's provenance header (<c>edge.provenance</c>: source topic, partition, offset); null if it is missing or malformed.</summary>
+    public static Provenance? ReadProvenance(Headers? headers) =>
+        Appliance.Forwarder.Drain.ProvenanceHeaders.TryRead(headers, out var p) ? new Provenance(p.Topic, p.Partition, p.Offset) : null;
 
     /// <summary>
     /// Waits until no new record has been read for <paramref name="quiet"/> (central has settled: stray second copies

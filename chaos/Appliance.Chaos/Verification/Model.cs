@@ -10,10 +10,10 @@ namespace Appliance.Chaos.Verification;
 /// <param name="ProducedAtMs">Produce time, Unix epoch milliseconds.</param>
 public sealed record ProducedRecord(string Lane, string Key, long Sequence, string EdgeTopic, int EdgePartition, long EdgeOffset, long ProducedAtMs);
 
-/// <summary>The source position a forwarded record names in its provenance headers.</summary>
-/// <param name="Topic">Edge topic (<c>edge.topic</c>).</param>
-/// <param name="Partition">Edge partition (<c>edge.partition</c>).</param>
-/// <param name="Offset">Edge offset (<c>edge.offset</c>).</param>
+/// <summary>The source position a forwarded record names in its provenance header.</summary>
+/// <param name="Topic">Edge topic (from the <c>edge.provenance</c> header).</param>
+/// <param name="Partition">Edge partition (from the <c>edge.provenance</c> header).</param>
+/// <param name="Offset">Edge offset (from the <c>edge.provenance</c> header).</param>
 public readonly record struct Provenance(string Topic, int Partition, long Offset)
 {
     /// <inheritdoc />

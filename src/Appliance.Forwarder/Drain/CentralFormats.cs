@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -8,30 +9,24 @@ using Confluent.Kafka;
 
 namespace Appliance.Forwarder.Drain;
 
-/// <summary>Names of the provenance headers added to every forwarded record (values are UTF-8 text).</summary>
+/// <summary>
+/// The provenance header added to every forwarded record: <c>edge.provenance</c>, value
+/// <c>{site}/{topic}/{partition}/{offset}/{timestamp}/{lane}</c> in UTF-8 (partition, offset and the source timestamp
+/// in Unix milliseconds as decimals). '/' cannot occur in a site id, a Kafka topic name or a lane name, so the value
+/// splits unambiguously; a reader takes the first six fields and ignores any that a later version appends.
+/// </summary>
 public static class ProvenanceHeaders
 {
-    /// <summary>Site id.</summary>
-    public const string Site = "edge.site";
+    /// <summary>The header's name.</summary>
+    public const string Name = "edge.provenance";
 
-    /// <summary>Source (edge) topic.</summary>
-    public const string Topic = "edge.topic";
+    /// <summary>The field separator.</summary>
+    public const byte Separator = (byte)'/';
 
-    /// <summary>Source partition, decimal.</summary>
-    public const string Partition = "edge.partition";
+    /// <summary>Longest value: a 63-character site, a 249-character topic, a 32-character lane, three numbers, five separators.</summary>
+    public const int MaxValueLength = 63 + 249 + 32 + 11 + 20 + 20 + 5;
 
-    /// <summary>Source offset, decimal.</summary>
-    public const string Offset = "edge.offset";
-
-    /// <summary>Source timestamp, Unix epoch milliseconds, decimal.</summary>
-    public const string Timestamp = "edge.timestamp";
-
-    /// <summary>Buffer lane the record travelled in.</summary>
-    public const string Lane = "edge.lane";
-
-    private static readonly byte[][] SmallNumbers = [.. Enumerable.Range(0, 256).Select(i => Encoding.ASCII.GetBytes(i.ToString(CultureInfo.InvariantCulture)))];
-
-    /// <summary>Builds the Kafka headers of a forwarded record: its own headers, then the provenance headers.</summary>
+    /// <summary>Builds the Kafka headers of a forwarded record: its own headers, then the provenance header.</summary>
     public static Headers Build(EdgeRecord record, byte[] site, byte[] lane)
     {
         ArgumentNullException.ThrowIfNull(record);
@@ -48,24 +43,93 @@ public static class ProvenanceHeaders
             h.Add(rh.Key, rh.Value);
         }
 
-        // Per-record cost matters here (every forwarded record carries these): topic names and small partition
-        // numbers are encoded once; header values are copied by the client, so shared arrays are safe.
-        h.Add(Site, site);
-        h.Add(Topic, topic);
-        h.Add(Partition, record.Source.Partition < SmallNumbers.Length ? SmallNumbers[record.Source.Partition] : Decimal(record.Source.Partition));
-        h.Add(Offset, Decimal(record.Source.Offset));
-        h.Add(Timestamp, Decimal(record.TimestampMs));
-        h.Add(Lane, lane);
+        Span<byte> value = stackalloc byte[MaxValueLength];
+        var n = Write(value, site, topic, record.Source.Partition, record.Source.Offset, record.TimestampMs, lane);
+        h.Add(Name, value[..n].ToArray());
         return h;
     }
 
-    private static byte[] Decimal(long value)
+    /// <summary>Writes the header's value into <paramref name="destination"/> (at least <see cref="MaxValueLength"/> bytes for any valid input) and returns its length.</summary>
+    public static int Write(Span<byte> destination, ReadOnlySpan<byte> site, ReadOnlySpan<byte> topic, int partition, long offset, long timestampMs, ReadOnlySpan<byte> lane)
     {
-        Span<byte> buffer = stackalloc byte[20];
-        System.Buffers.Text.Utf8Formatter.TryFormat(value, buffer, out var written);
-        return buffer[..written].ToArray();
+        var n = 0;
+        Field(destination, ref n, site);
+        Field(destination, ref n, topic);
+        Number(destination, ref n, partition);
+        Number(destination, ref n, offset);
+        Number(destination, ref n, timestampMs);
+        lane.CopyTo(destination[n..]);
+        return n + lane.Length;
+    }
+
+    /// <summary>
+    /// Reads a value written by <see cref="Write"/>: false when it has fewer than six fields, a number does not parse
+    /// or a name is empty.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> value, out Provenance provenance)
+    {
+        provenance = default;
+        Span<Range> fields = stackalloc Range[6];
+        var count = 0;
+        foreach (var field in value.Split(Separator))
+        {
+            fields[count++] = field;
+            if (count == fields.Length)
+            {
+                break;
+            }
+        }
+
+        if (count < 6)
+        {
+            return false;
+        }
+
+        var site = value[fields[0]];
+        var topic = value[fields[1]];
+        var lane = value[fields[5]];
+        if (site.IsEmpty || topic.IsEmpty || lane.IsEmpty
+            || !Utf8Parser.TryParse(value[fields[2]], out int partition, out var pn) || pn != value[fields[2]].Length
+            || !Utf8Parser.TryParse(value[fields[3]], out long offset, out var on) || on != value[fields[3]].Length
+            || !Utf8Parser.TryParse(value[fields[4]], out long timestamp, out var tn) || tn != value[fields[4]].Length)
+        {
+            return false;
+        }
+
+        provenance = new Provenance(Encoding.UTF8.GetString(site), Encoding.UTF8.GetString(topic), partition, offset, timestamp, Encoding.UTF8.GetString(lane));
+        return true;
+    }
+
+    /// <summary>Reads the provenance header of <paramref name="headers"/> (the last one of that name); false when it is missing or malformed.</summary>
+    public static bool TryRead(Headers? headers, out Provenance provenance)
+    {
+        provenance = default;
+        return headers is not null && headers.TryGetLastBytes(Name, out var value) && TryParse(value, out provenance);
+    }
+
+    private static void Field(Span<byte> destination, ref int n, ReadOnlySpan<byte> field)
+    {
+        field.CopyTo(destination[n..]);
+        n += field.Length;
+        destination[n++] = Separator;
+    }
+
+    private static void Number(Span<byte> destination, ref int n, long value)
+    {
+        Utf8Formatter.TryFormat(value, destination[n..], out var written);
+        n += written;
+        destination[n++] = Separator;
     }
 }
+
+/// <summary>Where a forwarded record came from, as its provenance header says.</summary>
+/// <param name="Site">Site id.</param>
+/// <param name="Topic">Source (edge) topic.</param>
+/// <param name="Partition">Source partition.</param>
+/// <param name="Offset">Source offset.</param>
+/// <param name="TimestampMs">Source timestamp, Unix epoch milliseconds.</param>
+/// <param name="Lane">Buffer lane the record travelled in.</param>
+public readonly record struct Provenance(string Site, string Topic, int Partition, long Offset, long TimestampMs, string Lane);
 
 /// <summary>
 /// A drain checkpoint: how far central has a lane of one buffer incarnation. Key <c>{site}/{lane}</c>; value JSON

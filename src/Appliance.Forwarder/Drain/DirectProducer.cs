@@ -10,10 +10,11 @@ using Confluent.Kafka;
 namespace Appliance.Forwarder.Drain;
 
 /// <summary>
-/// Produces a forwarded record with its provenance headers in one call to librdkafka's <c>rd_kafka_produceva</c>, on
+/// Produces a forwarded record with its provenance header in one call to librdkafka's <c>rd_kafka_produceva</c>, on
 /// the native handle of a Confluent.Kafka producer. Confluent.Kafka's <c>Produce</c> marshals every header on its own
-/// (a UTF-8 copy of the name, two pinned handles and a native call each) and the topic name per record; at six
-/// headers per record that costs more than the rest of the produce (docs/benchmarks.md, "Producer" and "Forwarder").
+/// (a UTF-8 copy of the name, two pinned handles and a native call each), takes the header value as a new array and
+/// marshals the topic name per record (docs/benchmarks.md, "Producer" and "Forwarder"); here the header's value is
+/// formatted on the stack.
 /// The record that reaches central is the same: librdkafka copies key, value and
 /// headers as it does for Confluent.Kafka (<c>RD_KAFKA_MSG_F_COPY</c>), the timestamp is the record's create time and
 /// the partition is left to the partitioner. Used only without per-record delivery reports (the transactional
@@ -35,13 +36,8 @@ internal sealed unsafe class DirectProducer : IDisposable
     private const int MsgFCopy = 0x2;
     private const int PartitionUnassigned = -1;
 
-    // Header names as NUL-terminated UTF-8 for librdkafka, allocated once for the process.
-    private static readonly nint SiteName = Utf8Z(ProvenanceHeaders.Site);
-    private static readonly nint TopicName = Utf8Z(ProvenanceHeaders.Topic);
-    private static readonly nint PartitionName = Utf8Z(ProvenanceHeaders.Partition);
-    private static readonly nint OffsetName = Utf8Z(ProvenanceHeaders.Offset);
-    private static readonly nint TimestampName = Utf8Z(ProvenanceHeaders.Timestamp);
-    private static readonly nint LaneName = Utf8Z(ProvenanceHeaders.Lane);
+    // The provenance header's name as NUL-terminated UTF-8 for librdkafka, allocated once for the process.
+    private static readonly nint ProvenanceName = Utf8Z(ProvenanceHeaders.Name);
 
     private static readonly Native? Functions = Native.Resolve();
 
@@ -71,8 +67,8 @@ internal sealed unsafe class DirectProducer : IDisposable
     }
 
     /// <summary>
-    /// Produces <paramref name="record"/> to <paramref name="topic"/> with the record's own headers and then the six
-    /// provenance headers, exactly as <see cref="ProvenanceHeaders.Build(EdgeRecord, byte[], byte[], byte[])"/>
+    /// Produces <paramref name="record"/> to <paramref name="topic"/> with the record's own headers and then the
+    /// provenance header, exactly as <see cref="ProvenanceHeaders.Build(EdgeRecord, byte[], byte[], byte[])"/>
     /// lists them. While the client's queue is full it lets the producer send (<c>Poll</c>) and tries again; returns
     /// librdkafka's error code otherwise (<see cref="ErrorCode.NoError"/> once the record is queued).
     /// </summary>
@@ -99,8 +95,9 @@ internal sealed unsafe class DirectProducer : IDisposable
         ArgumentNullException.ThrowIfNull(site);
         ArgumentNullException.ThrowIfNull(sourceTopic);
         ArgumentNullException.ThrowIfNull(lane);
-        var vus = stackalloc Vu[12 + own.Count];
-        Span<byte> numbers = stackalloc byte[60];
+        var vus = stackalloc Vu[7 + own.Count];
+        Span<byte> provenance = stackalloc byte[ProvenanceHeaders.MaxValueLength];
+        var provenanceLength = ProvenanceHeaders.Write(provenance, site, sourceTopic, sourcePartition, sourceOffset, timestampMs, lane);
         // The record's own headers (edge headers, rare): a NUL-terminated copy of each name and the value, pinned.
         var pins = own.Count == 0 ? null : new GCHandle[own.Count * 2];
         try
@@ -127,22 +124,11 @@ internal sealed unsafe class DirectProducer : IDisposable
 
             fixed (byte* key = &keyData)
             fixed (byte* value = &valueData)
-            fixed (byte* siteBytes = site)
-            fixed (byte* topicBytes = sourceTopic)
-            fixed (byte* laneBytes = lane)
-            fixed (byte* num = numbers)
+            fixed (byte* p = provenance)
             {
                 vus[n++] = Vu.Mem(VtypeKey, key, keyLength);
                 vus[n++] = Vu.Mem(VtypeValue, value, valueLength);
-                vus[n++] = Vu.Header(SiteName, siteBytes, site.Length);
-                vus[n++] = Vu.Header(TopicName, topicBytes, sourceTopic.Length);
-                Utf8Formatter.TryFormat(sourcePartition, numbers, out var partitionLength);
-                vus[n++] = Vu.Header(PartitionName, num, partitionLength);
-                Utf8Formatter.TryFormat(sourceOffset, numbers[20..], out var offsetLength);
-                vus[n++] = Vu.Header(OffsetName, num + 20, offsetLength);
-                Utf8Formatter.TryFormat(timestampMs, numbers[40..], out var timestampLength);
-                vus[n++] = Vu.Header(TimestampName, num + 40, timestampLength);
-                vus[n++] = Vu.Header(LaneName, laneBytes, lane.Length);
+                vus[n++] = Vu.Header(ProvenanceName, p, provenanceLength);
                 while (true)
                 {
                     var error = Functions!.Produceva(_rk, vus, (nuint)n);

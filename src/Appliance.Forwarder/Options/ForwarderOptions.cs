@@ -8,7 +8,7 @@ public enum DeliveryMode
     /// <summary>Transactional producer; each batch is committed together with a checkpoint. No duplicates for read_committed consumers.</summary>
     ExactlyOnce,
 
-    /// <summary>Idempotent producer without transactions, for central clusters that do not support them. Duplicates are possible after failures; provenance headers let consumers remove them.</summary>
+    /// <summary>Idempotent producer without transactions, for central clusters that do not support them. Duplicates are possible after failures; the provenance header lets consumers remove them.</summary>
     AtLeastOnce,
 }
 

@@ -51,7 +51,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         if (n100 > 0 || n1k > 0)
         {
             Console.WriteLine("## steady state: pre-loaded edge topic -> central, from the first record to the last one acknowledged (exactly once for the forwarder)");
-            Console.WriteLine("bridge: consume -> idempotent produce, no buffer; bridge+h: the same, adding the forwarder's six provenance headers (same output as the forwarder)");
+            Console.WriteLine("bridge: consume -> idempotent produce, no buffer; bridge+h: the same, adding the forwarder's provenance header (same output as the forwarder)");
             // Warm-up (not reported), for each record size measured: the bridge once and the forwarder twice, so that
             // tiered compilation has finished with the forwarder's code before its window (with a single short warm-up
             // the JIT thread still took up to a quarter of the forwarder's CPU in the 1 KiB window; the per-thread line

@@ -189,7 +189,7 @@ internal sealed class ForwarderDemo : IBenchmark
     {
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _loop;
-        private readonly Dictionary<string, HashSet<(string, string, string)>> _seen = [];
+        private readonly Dictionary<string, HashSet<(string?, int, long)>> _seen = [];
         private long _duplicates;
         private long _gapMarkers;
         private long _gapRecords;
@@ -222,9 +222,8 @@ internal sealed class ForwarderDemo : IBenchmark
                         continue;
                     }
 
-                    var h = r.Message.Headers;
-                    string H(string name) => h.TryGetLastBytes(name, out var b) ? Encoding.UTF8.GetString(b) : "";
-                    if (!_seen[r.Topic].Add((H(ProvenanceHeaders.Topic), H(ProvenanceHeaders.Partition), H(ProvenanceHeaders.Offset))))
+                    ProvenanceHeaders.TryRead(r.Message.Headers, out var source);
+                    if (!_seen[r.Topic].Add((source.Topic, source.Partition, source.Offset)))
                     {
                         _duplicates++;
                     }

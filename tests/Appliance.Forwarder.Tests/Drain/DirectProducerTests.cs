@@ -76,7 +76,8 @@ public sealed class DirectProducerTests
         Assert.NotNull(actual[3].Message.Key);
         Assert.Empty(actual[3].Message.Value);
         Assert.Null(actual[4].Message.Headers.Single(h => h.Key == "null-header").GetValueBytes());
-        Assert.Equal("1099511627776", Encoding.UTF8.GetString(actual[2].Message.Headers.GetLastBytes(ProvenanceHeaders.Offset)));
+        Assert.True(ProvenanceHeaders.TryRead(actual[2].Message.Headers, out var source));
+        Assert.Equal(1_099_511_627_776, source.Offset);
     }
 
     [Fact]

@@ -82,12 +82,49 @@ public sealed class DrainFormatTests
     }
 
     [Fact]
-    public void ProvenanceHeaders_AppendedAfterOwnHeaders()
+    public void ProvenanceHeader_AppendedAfterOwnHeaders_OneValueWithSixFields()
     {
-        var rec = new EdgeRecord(new SourcePosition("alarms", 3, 42), 1234, [1], [2], [new RecordHeader("trace", [9])]);
-        var h = ProvenanceHeaders.Build(rec, "s"u8.ToArray(), "critical"u8.ToArray());
-        Assert.Equal(["trace", "edge.site", "edge.topic", "edge.partition", "edge.offset", "edge.timestamp", "edge.lane"], h.Select(x => x.Key));
-        Assert.Equal("42", System.Text.Encoding.UTF8.GetString(h.GetLastBytes("edge.offset")));
-        Assert.Equal("1234", System.Text.Encoding.UTF8.GetString(h.GetLastBytes("edge.timestamp")));
+        var rec = new EdgeRecord(new SourcePosition("alarms.v2_eu-1", 3, 42), 1234, [1], [2], [new RecordHeader("trace", [9])]);
+        var h = ProvenanceHeaders.Build(rec, "store-042"u8.ToArray(), "critical"u8.ToArray());
+        Assert.Equal(["trace", "edge.provenance"], h.Select(x => x.Key));
+        Assert.Equal("store-042/alarms.v2_eu-1/3/42/1234/critical", System.Text.Encoding.UTF8.GetString(h.GetLastBytes("edge.provenance")));
+        Assert.True(ProvenanceHeaders.TryRead(h, out var p));
+        Assert.Equal(new Provenance("store-042", "alarms.v2_eu-1", 3, 42, 1234, "critical"), p);
+    }
+
+    [Fact]
+    public void ProvenanceHeader_LongestNamesAndNumbers_FitAndRoundTrip()
+    {
+        var site = new string('s', 63);
+        var topic = new string('t', 249);
+        var lane = new string('l', 32);
+        var value = new byte[ProvenanceHeaders.MaxValueLength];
+        var n = ProvenanceHeaders.Write(value, System.Text.Encoding.UTF8.GetBytes(site), System.Text.Encoding.UTF8.GetBytes(topic), int.MaxValue, long.MaxValue, long.MinValue, System.Text.Encoding.UTF8.GetBytes(lane));
+        Assert.True(ProvenanceHeaders.TryParse(value.AsSpan(0, n), out var p));
+        Assert.Equal(new Provenance(site, topic, int.MaxValue, long.MaxValue, long.MinValue, lane), p);
+    }
+
+    [Theory]
+    [InlineData("store-042/alarms/3/42/1234/critical/more/fields", true)] // a later version may append fields
+    [InlineData("store-042/alarms/3/42/1234", false)] // five fields
+    [InlineData("store-042/alarms/x/42/1234/critical", false)] // partition not a number
+    [InlineData("store-042/alarms/3/42 /1234/critical", false)] // trailing text after a number
+    [InlineData("store-042//3/42/1234/critical", false)] // empty topic
+    [InlineData("store-042/alarms/3/42/1234/", false)] // empty lane
+    [InlineData("", false)]
+    public void ProvenanceHeader_Parse_AcceptsOnlySixWellFormedFields(string value, bool valid)
+    {
+        Assert.Equal(valid, ProvenanceHeaders.TryParse(System.Text.Encoding.UTF8.GetBytes(value), out var p));
+        if (valid)
+        {
+            Assert.Equal(new Provenance("store-042", "alarms", 3, 42, 1234, "critical"), p);
+        }
+    }
+
+    [Fact]
+    public void ProvenanceHeader_Missing_NotRead()
+    {
+        Assert.False(ProvenanceHeaders.TryRead([new Confluent.Kafka.Header("edge.offset", "42"u8.ToArray())], out _));
+        Assert.False(ProvenanceHeaders.TryRead(null, out _));
     }
 }

@@ -251,14 +251,12 @@ internal sealed class CentralReader : IAsyncDisposable
                     continue;
                 }
 
-                var h = r.Message.Headers;
-                string H(string name) => h.TryGetLastBytes(name, out var b) ? Encoding.UTF8.GetString(b) : "";
+                // A record without a readable provenance header gets empty names and -1 positions (the checks fail on them).
+                var source = ProvenanceHeaders.TryRead(r.Message.Headers, out var s) ? s : new Provenance("", "", -1, -1, -1, "");
                 var rec = new CentralRecord(r.Topic, r.Partition.Value, r.Offset.Value,
                     r.Message.Key is null ? null : Encoding.UTF8.GetString(r.Message.Key),
                     r.Message.Value is null ? null : Encoding.UTF8.GetString(r.Message.Value),
-                    H(ProvenanceHeaders.Topic), int.TryParse(H(ProvenanceHeaders.Partition), out var p) ? p : -1,
-                    long.TryParse(H(ProvenanceHeaders.Offset), out var o) ? o : -1, H(ProvenanceHeaders.Lane), H(ProvenanceHeaders.Site),
-                    long.TryParse(H(ProvenanceHeaders.Timestamp), out var ts) ? ts : -1, Stopwatch.GetTimestamp());
+                    source.Topic, source.Partition, source.Offset, source.Lane, source.Site, source.TimestampMs, Stopwatch.GetTimestamp());
                 _records.Enqueue(rec);
                 if (_seen.AddOrUpdate((rec.SourceTopic, rec.SourcePartition, rec.SourceOffset), 1, (_, n) => n + 1) > 1)
                 {
