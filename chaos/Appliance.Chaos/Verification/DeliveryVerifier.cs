@@ -336,7 +336,7 @@ public sealed class DeliveryVerifier
         if (redelivered > 0 && _duplicateCheck != DuplicateCheck.Strict)
         {
             notes.Add(_duplicateCheck == DuplicateCheck.ProvenanceDedup
-                ? $"{redelivered} redelivered copies with identical provenance (at-least-once mode; removable by provenance headers)"
+                ? $"{redelivered} redelivered copies with identical provenance (at-least-once mode; removable by the provenance header)"
                 : $"{redelivered} second copies with identical provenance: not checkable on the mock (it shows aborted/open transactions to read_committed readers); a real cluster is needed to tell them from real duplicates");
         }
 
