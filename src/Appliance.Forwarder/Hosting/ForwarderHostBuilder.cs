@@ -150,10 +150,34 @@ public static class ForwarderHostBuilder
         }
     }
 
-    /// <summary>Builds the host (not started).</summary>
+    /// <summary>Pool threads kept beyond one per core (<see cref="ReserveBlockingThreads"/>).</summary>
+    public const int ReservedPoolThreads = 6;
+
+    /// <summary>
+    /// Raises the thread pool's minimum of worker threads to one per core plus <see cref="ReservedPoolThreads"/> (never
+    /// lowers it). The ingest and the drain each keep a pool thread blocked for long stretches: librdkafka's poll,
+    /// FASTER's page loads when the drain reads behind the log's memory, transaction commits. With the default minimum
+    /// (one per core) the I/O completions those waits depend on queued behind them until the pool grew, which it does
+    /// about twice a second. On 2 cores the drain's reads from disk took 0.6-2.0 s instead of 0.2-0.4 s per 600k
+    /// records in about a quarter of the steady-state benchmark runs, and critical records waited behind them while a
+    /// backlog drained: p99 591-803 ms after a reconnection, 101-124 ms with the reserve (docs/benchmarks.md,
+    /// "Forwarder", 2026-12-02 17:07).
+    /// </summary>
+    public static void ReserveBlockingThreads()
+    {
+        ThreadPool.GetMinThreads(out var worker, out var io);
+        var wanted = Environment.ProcessorCount + ReservedPoolThreads;
+        if (worker < wanted)
+        {
+            ThreadPool.SetMinThreads(wanted, io);
+        }
+    }
+
+    /// <summary>Builds the host (not started). Also reserves pool threads for the blocking loops (<see cref="ReserveBlockingThreads"/>).</summary>
     public static IHost Build(ForwarderArguments args, Action<IServiceCollection>? configureServices = null)
     {
         ArgumentNullException.ThrowIfNull(args);
+        ReserveBlockingThreads();
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings
         {
             ContentRootPath = AppContext.BaseDirectory,

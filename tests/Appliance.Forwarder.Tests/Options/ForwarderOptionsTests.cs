@@ -178,4 +178,27 @@ public sealed class ForwarderOptionsTests
         Assert.Null(ForwarderArguments.Parse(["--config"], out error));
         Assert.NotNull(error);
     }
+
+    [Fact]
+    public void ReserveBlockingThreads_RaisesPoolMinimum_NeverLowersIt()
+    {
+        ThreadPool.GetMinThreads(out var before, out var io);
+        try
+        {
+            ForwarderHostBuilder.ReserveBlockingThreads();
+            ThreadPool.GetMinThreads(out var raised, out var ioAfter);
+            Assert.True(raised >= Environment.ProcessorCount + ForwarderHostBuilder.ReservedPoolThreads, $"minimum {raised} worker threads");
+            Assert.Equal(io, ioAfter);
+
+            var higher = Environment.ProcessorCount + ForwarderHostBuilder.ReservedPoolThreads + 10;
+            Assert.True(ThreadPool.SetMinThreads(higher, io));
+            ForwarderHostBuilder.ReserveBlockingThreads();
+            ThreadPool.GetMinThreads(out var kept, out _);
+            Assert.Equal(higher, kept);
+        }
+        finally
+        {
+            ThreadPool.SetMinThreads(Math.Max(before, Environment.ProcessorCount + ForwarderHostBuilder.ReservedPoolThreads), io);
+        }
+    }
 }
