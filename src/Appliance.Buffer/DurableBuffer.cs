@@ -29,6 +29,9 @@ public sealed class DurableBuffer : IAsyncDisposable
     private readonly Task _maintenanceLoop;
     private int _dirty;
     private TaskCompletionSource _forceCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Completed by the next commit round to start, once it has finished (resume points proposed included).
+    private TaskCompletionSource _nextRound = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private BufferFaultedException? _fault;
     private int _disposed;
 
@@ -203,11 +206,18 @@ public sealed class DurableBuffer : IAsyncDisposable
         }
     }
 
-    /// <summary>Commits now instead of at the next interval, and waits for it.</summary>
+    /// <summary>
+    /// Commits now instead of at the next interval, and waits for that whole commit round: everything changed before
+    /// the call is durable, and the resume points the round established are proposed (they are persisted by the
+    /// round after it, so two calls in a row make them durable).
+    /// </summary>
     public async ValueTask CommitNowAsync(CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ThrowIfFaulted();
+        var round = Volatile.Read(ref _nextRound).Task;
         RequestCommit();
-        await WhenDurableAsync(cancellationToken);
+        await round.WaitAsync(cancellationToken);
     }
 
     /// <summary>Runs TTL expiry on every lane now (it also runs every <see cref="BufferOptions.MaintenanceInterval"/>).</summary>
@@ -394,6 +404,7 @@ public sealed class DurableBuffer : IAsyncDisposable
         catch (BufferException)
         {
             // Sticky fault already recorded and logged; nothing more will be committed.
+            Volatile.Read(ref _nextRound).TrySetException(Volatile.Read(ref _fault) ?? new BufferFaultedException("the buffer faulted"));
         }
     }
 
@@ -403,6 +414,21 @@ public sealed class DurableBuffer : IAsyncDisposable
     /// it becomes the resume points (persisted with the top lane's next commit).
     /// </summary>
     private async Task CommitRoundAsync(CancellationToken ct)
+    {
+        var round = Interlocked.Exchange(ref _nextRound, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        try
+        {
+            await CommitRoundCoreAsync(ct);
+            round.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            round.TrySetException(e);
+            throw;
+        }
+    }
+
+    private async Task CommitRoundCoreAsync(CancellationToken ct)
     {
         var snapshot = new Dictionary<SourcePartition, long>();
         var locked = 0;
