@@ -398,6 +398,13 @@ internal sealed class StringCache
     private readonly Dictionary<string, string> _byValue = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
 
+    // The strings returned last, with their UTF-8 bytes: an entry's strings (source topic, destination topic) are
+    // almost always those of the entry before, so most calls end with a comparison of bytes instead of decoding,
+    // hashing and looking up.
+    private readonly (byte[] Utf8, string Value)[] _recent = new (byte[], string)[RecentSlots];
+    private int _nextRecent;
+    private const int RecentSlots = 4;
+
     public StringCache() => _lookup = _byValue.GetAlternateLookup<ReadOnlySpan<char>>();
 
     public string Get(ReadOnlySpan<byte> utf8)
@@ -407,6 +414,22 @@ internal sealed class StringCache
             return Encoding.UTF8.GetString(utf8);
         }
 
+        foreach (var (bytes, value) in _recent)
+        {
+            if (bytes is not null && utf8.SequenceEqual(bytes))
+            {
+                return value;
+            }
+        }
+
+        var s = Lookup(utf8);
+        _recent[_nextRecent] = (utf8.ToArray(), s);
+        _nextRecent = (_nextRecent + 1) % RecentSlots;
+        return s;
+    }
+
+    private string Lookup(ReadOnlySpan<byte> utf8)
+    {
         Span<char> chars = stackalloc char[MaxLength];
         var n = Encoding.UTF8.GetChars(utf8, chars);
         if (_lookup.TryGetValue(chars[..n], out var s))

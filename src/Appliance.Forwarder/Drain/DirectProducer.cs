@@ -177,10 +177,28 @@ internal sealed unsafe class DirectProducer : IDisposable
         }
 
         _topics.Clear();
+        _lastTopic = null;
+        _lastTopicPointer = 0;
         _handle.DangerousRelease();
     }
 
     private nint TopicPointer(string topic)
+    {
+        // Runs of records go to one topic (the same string instance): no hashing for those.
+        if (ReferenceEquals(topic, _lastTopic))
+        {
+            return _lastTopicPointer;
+        }
+
+        _lastTopicPointer = TopicPointerOf(topic);
+        _lastTopic = topic;
+        return _lastTopicPointer;
+    }
+
+    private string? _lastTopic;
+    private nint _lastTopicPointer;
+
+    private nint TopicPointerOf(string topic)
     {
         ref var p = ref CollectionsMarshal.GetValueRefOrAddDefault(_topics, topic, out var exists);
         if (!exists)

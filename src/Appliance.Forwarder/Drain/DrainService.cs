@@ -377,6 +377,25 @@ public sealed class DrainService : BackgroundService
     /// </summary>
     private (TopicPartition Destination, byte[] SourceTopic) Destination(string sourceTopic, string? destinationTopic, string lane)
     {
+        // Records come in runs of one source topic and lane, whose strings are the same instances (the reader decodes
+        // each only once): the previous answer then stands without hashing three strings.
+        var last = _lastDestination;
+        if (last is not null && ReferenceEquals(sourceTopic, last.SourceTopic) && ReferenceEquals(destinationTopic, last.DestinationTopic) && ReferenceEquals(lane, last.Lane))
+        {
+            return last.Value;
+        }
+
+        var value = DestinationOf(sourceTopic, destinationTopic, lane);
+        _lastDestination = new(sourceTopic, destinationTopic, lane, value);
+        return value;
+    }
+
+    private sealed record LastDestination(string SourceTopic, string? DestinationTopic, string Lane, (TopicPartition Destination, byte[] SourceTopic) Value);
+
+    private LastDestination? _lastDestination;
+
+    private (TopicPartition Destination, byte[] SourceTopic) DestinationOf(string sourceTopic, string? destinationTopic, string lane)
+    {
         ref var entry = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_destinations, (sourceTopic, destinationTopic, lane), out var exists);
         if (!exists)
         {

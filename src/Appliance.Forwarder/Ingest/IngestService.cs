@@ -282,13 +282,21 @@ public sealed class IngestService : BackgroundService
             return false;
         }
 
-        var tp = Partition(r.Topic, r.Partition);
-        if ((_pausedLaneOf.Count > 0 && _pausedLaneOf.ContainsKey(tp)) || _routes.Resolve(r.Topic) is not { } route)
+        // Records come in runs of one partition (a fetch response): its partition, route and lane are those of the
+        // record before, found without hashing the topic name again.
+        var last = _lastTaken;
+        if (last is null || !ReferenceEquals(last.Topic, r.Topic) || last.Partition != r.Partition)
+        {
+            var resolved = _routes.Resolve(r.Topic);
+            last = _lastTaken = new LastTaken(r.Topic, r.Partition, Partition(r.Topic, r.Partition), resolved, resolved is null ? null : _buffer!.Lane(resolved.Lane));
+        }
+
+        var tp = last.Tp;
+        if ((_pausedLaneOf.Count > 0 && _pausedLaneOf.ContainsKey(tp)) || last.Route is not { } route || last.Lane is not { } lane)
         {
             return false;
         }
 
-        var lane = _buffer!.Lane(route.Lane);
         var headers = (IReadOnlyList<RecordHeader>?)r.ReadHeaders() ?? [];
         if (!lane.TryAppend(new SourcePosition(tp.Topic, r.Partition, r.Offset), r.TimestampMs, r.Key, r.KeyIsNull, r.Value, r.ValueIsNull, headers, route.DestinationTopic, out _))
         {
@@ -299,6 +307,11 @@ public sealed class IngestService : BackgroundService
         MarkTaken(tp, r.Offset);
         return true;
     }
+
+    /// <summary>The partition of the record last taken in place, with its route and lane (null: the topic has no route).</summary>
+    private sealed record LastTaken(string Topic, int Partition, TopicPartition Tp, ResolvedRoute? Route, BufferLane? Lane);
+
+    private LastTaken? _lastTaken;
 
     private async ValueTask TakeAsync(IConsumer<byte[]?, byte[]?> consumer, ConsumedRecord r, CancellationToken ct)
     {
@@ -368,10 +381,23 @@ public sealed class IngestService : BackgroundService
         }
 
         _next[tp] = offset + 1;
-        _dirty.Add(tp);
-        _progressDirty.Add(tp);
+        // The sets already hold the partition when it was the last one marked and neither set lost members since.
+        if (!ReferenceEquals(tp, _lastMarked) || _lastMarkedGeneration != _dirtyGeneration)
+        {
+            _dirty.Add(tp);
+            _progressDirty.Add(tp);
+            _lastMarked = tp;
+            _lastMarkedGeneration = _dirtyGeneration;
+        }
+
         Interlocked.Increment(ref _ingested);
     }
+
+    private TopicPartition? _lastMarked;
+    private int _lastMarkedGeneration;
+
+    // Counts the times _dirty or _progressDirty lost members (see MarkTaken).
+    private int _dirtyGeneration;
 
     private void PauseLane(IConsumer<byte[]?, byte[]?> consumer, BufferLane lane, TopicPartition blocked, long offset)
     {
@@ -572,6 +598,7 @@ public sealed class IngestService : BackgroundService
         }
 
         _progressDirty.RemoveWhere(tp => !blocked.Contains(tp));
+        _dirtyGeneration++;
         if (next.Count > 0)
         {
             await _buffer!.StoreSourceProgressAsync(next, checkpoints, ct);
@@ -636,6 +663,7 @@ public sealed class IngestService : BackgroundService
 
         var offsets = _dirty.Where(_next.ContainsKey).Select(tp => new TopicPartitionOffset(tp, _next[tp])).ToList();
         _dirty.Clear();
+        _dirtyGeneration++;
         try
         {
             consumer.Commit(offsets);
