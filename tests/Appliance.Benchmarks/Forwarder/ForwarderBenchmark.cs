@@ -529,6 +529,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
 
             // Drain rate over the first GiB (or half of a smaller backlog), right after the restart.
             var firstBytes = Math.Min(1L << 30, backlogBytes / 2);
+            var gcAtRestart = await metrics.CollectionsAsync(ct);
             var drainStart = sw.Elapsed;
             var drainCpu = ProcessCpu(fwd.Id);
             long peakDrainRss = 0;
@@ -536,6 +537,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             var firstTime = sw.Elapsed - drainStart;
             drainCpu = ProcessCpu(fwd.Id) - drainCpu;
             var restartLatency = afterRestart.Stop();
+            var gcAfterRestart = await metrics.CollectionsAsync(ct);
             Console.WriteLine($"drain after the restart: first {firstBytes >> 20} MiB in {firstTime.TotalSeconds:F1} s = {firstBytes / 1e6 / firstTime.TotalSeconds:F1} MB/s payload, {firstBytes / size / firstTime.TotalSeconds:F0} rec/s, forwarder CPU {drainCpu.TotalMicroseconds / (firstBytes / size):F1} µs per record (drain only); critical latency meanwhile (from the first delivery on; includes the new process's warm-up): {Describe(restartLatency)}");
 
             // Reconnection under the remaining backlog: central down for 5 s while the forwarder keeps running.
@@ -548,6 +550,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             var up = sw.Elapsed;
             await WaitForDrainedAsync(metrics, before + 1, sw, TimeSpan.FromMinutes(2), ct);
             afterReconnect.MeasureFromNow();
+            var gcAtReconnect = await metrics.CollectionsAsync(ct);
             var resumed = sw.Elapsed - up;
             var restStart = sw.Elapsed;
             var restCpu = ProcessCpu(fwd.Id);
@@ -555,9 +558,12 @@ internal sealed class ForwarderBenchmark : IBenchmark
             var restTime = sw.Elapsed - restStart;
             restCpu = ProcessCpu(fwd.Id) - restCpu;
             var reconnectLatency = afterReconnect.Stop();
+            var gcAfterReconnect = await metrics.CollectionsAsync(ct);
             Console.WriteLine($"central down {outage.TotalSeconds:F0} s with {(backlogBytes - before) >> 20} MiB still buffered; deliveries resumed {resumed.TotalMilliseconds:F0} ms after central came back; the remaining {(backlogBytes - before) >> 20} MiB drained in {restTime.TotalSeconds:F1} s = {(backlogBytes - before) / 1e6 / restTime.TotalSeconds:F1} MB/s, forwarder CPU {restCpu.TotalMicroseconds / ((backlogBytes - before) / size):F1} µs per record (drain only)");
             Console.WriteLine($"critical latency after the reconnection, while the backlog drained (produce at edge -> read at central): {Describe(reconnectLatency)}");
             Console.WriteLine($"forwarder RSS peak while draining: {peakDrainRss >> 20} MiB");
+            // Whether a blocking collection falls into a phase with a latency outlier (the forwarder's own counters).
+            Console.WriteLine($"forwarder garbage collections (gen0 / gen1 / gen2) during the drain after the restart: {string.Join(" / ", gcAfterRestart.Zip(gcAtRestart, (a, b) => a - b))}; after the reconnection: {string.Join(" / ", gcAfterReconnect.Zip(gcAtReconnect, (a, b) => a - b))}");
             // What the forwarder logged at warning and above (the benchmark's configuration logs nothing below): session
             // failures, aborted transactions and reconnections explain the outliers of the latency figures above.
             var logged = fwd.StdoutLines.Concat(fwd.StderrLines).Where(l => l.Contains("warn", StringComparison.OrdinalIgnoreCase) || l.Contains("fail", StringComparison.OrdinalIgnoreCase) || l.Contains("crit", StringComparison.OrdinalIgnoreCase)).ToList();
@@ -697,8 +703,16 @@ internal sealed class ForwarderBenchmark : IBenchmark
             }
         }
 
-        /// <summary>The sum of the samples of <paramref name="name"/> (those with <c>lane="<paramref name="lane"/>"</c> when given).</summary>
-        public async Task<double> ValueAsync(string name, string? lane, CancellationToken ct)
+        /// <summary>The forwarder's garbage collections so far, by generation (0, 1, 2), from prometheus-net's .NET statistics.</summary>
+        public async Task<long[]> CollectionsAsync(CancellationToken ct) =>
+        [
+            (long)await ValueAsync("dotnet_collection_count_total", "0", ct, label: "generation"),
+            (long)await ValueAsync("dotnet_collection_count_total", "1", ct, label: "generation"),
+            (long)await ValueAsync("dotnet_collection_count_total", "2", ct, label: "generation"),
+        ];
+
+        /// <summary>The sum of the samples of <paramref name="name"/> (only those whose <paramref name="label"/> is <paramref name="value"/>, when a value is given).</summary>
+        public async Task<double> ValueAsync(string name, string? value, CancellationToken ct, string label = "lane")
         {
             var text = await _http.GetStringAsync("metrics", ct);
             double sum = 0;
@@ -709,7 +723,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
                     continue;
                 }
 
-                if (lane is not null && !line.Contains($"lane=\"{lane}\"", StringComparison.Ordinal))
+                if (value is not null && !line.Contains($"{label}=\"{value}\"", StringComparison.Ordinal))
                 {
                     continue;
                 }
