@@ -249,8 +249,9 @@ public sealed class DrainService : BackgroundService
                 await lease.CompleteAsync();
             }
 
-            Interlocked.Add(ref _delivered, records);
+            // The activity first: whoever sees the records counted as delivered also sees the commit's time.
             _activity?.Committed(leases.Select(l => l.Batch));
+            Interlocked.Add(ref _delivered, records);
             Log.TransactionCommitted(_logger, records, bytes, string.Join(",", leases.Select(l => l.Batch.Lane.Name)));
         }
         finally

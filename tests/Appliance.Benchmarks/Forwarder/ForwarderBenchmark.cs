@@ -376,8 +376,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         }
 
         var end = CpuSample.Now();
-        // The activity records the commit right after the drain counts its records: a moment later it is there.
-        await Task.Delay(PollInterval, ct);
+        // The drain records each commit in the activity before it counts the records as delivered, so it is there now.
         var elapsed = (activity.LastDelivery ?? throw new InvalidOperationException("the forwarder delivered every record but recorded no commit")) - windowStart;
         var d = drain.DeliveryTimes;
         var window = new DrainTimes(d.Transactions - drainAtStart.Transactions, d.Reading - drainAtStart.Reading, d.Producing - drainAtStart.Producing, d.Committing - drainAtStart.Committing, d.Idle - drainAtStart.Idle);
@@ -566,7 +565,8 @@ internal sealed class ForwarderBenchmark : IBenchmark
             Console.WriteLine($"forwarder garbage collections (gen0 / gen1 / gen2) during the drain after the restart: {string.Join(" / ", gcAfterRestart.Zip(gcAtRestart, (a, b) => a - b))}; after the reconnection: {string.Join(" / ", gcAfterReconnect.Zip(gcAtReconnect, (a, b) => a - b))}");
             // What the forwarder logged at warning and above (the benchmark's configuration logs nothing below): session
             // failures, aborted transactions and reconnections explain the outliers of the latency figures above.
-            var logged = fwd.StdoutLines.Concat(fwd.StderrLines).Where(l => l.Contains("warn", StringComparison.OrdinalIgnoreCase) || l.Contains("fail", StringComparison.OrdinalIgnoreCase) || l.Contains("crit", StringComparison.OrdinalIgnoreCase)).ToList();
+            string[] levels = ["warn: ", "fail: ", "crit: "]; // the console logger's level prefixes
+            var logged = fwd.StdoutLines.Concat(fwd.StderrLines).Where(l => levels.Any(level => l.Contains(level, StringComparison.Ordinal))).ToList();
             Console.WriteLine($"forwarder warnings and errors since the restart: {logged.Count}");
             foreach (var line in logged.TakeLast(12))
             {
@@ -703,18 +703,20 @@ internal sealed class ForwarderBenchmark : IBenchmark
             }
         }
 
-        /// <summary>The forwarder's garbage collections so far, by generation (0, 1, 2), from prometheus-net's .NET statistics.</summary>
-        public async Task<long[]> CollectionsAsync(CancellationToken ct) =>
-        [
-            (long)await ValueAsync("dotnet_collection_count_total", "0", ct, label: "generation"),
-            (long)await ValueAsync("dotnet_collection_count_total", "1", ct, label: "generation"),
-            (long)await ValueAsync("dotnet_collection_count_total", "2", ct, label: "generation"),
-        ];
-
-        /// <summary>The sum of the samples of <paramref name="name"/> (only those whose <paramref name="label"/> is <paramref name="value"/>, when a value is given).</summary>
-        public async Task<double> ValueAsync(string name, string? value, CancellationToken ct, string label = "lane")
+        /// <summary>The forwarder's garbage collections so far, by generation (0, 1, 2), from prometheus-net's .NET statistics (one scrape).</summary>
+        public async Task<long[]> CollectionsAsync(CancellationToken ct)
         {
             var text = await _http.GetStringAsync("metrics", ct);
+            return [.. new[] { "0", "1", "2" }.Select(g => (long)Sum(text, "dotnet_collection_count_total", "generation", g))];
+        }
+
+        /// <summary>The sum of the samples of <paramref name="name"/> (those with <c>lane="<paramref name="lane"/>"</c> when given).</summary>
+        public async Task<double> ValueAsync(string name, string? lane, CancellationToken ct) =>
+            Sum(await _http.GetStringAsync("metrics", ct), name, "lane", lane);
+
+        /// <summary>The sum of the samples of <paramref name="name"/> in a scrape, only those whose <paramref name="label"/> is <paramref name="value"/> when a value is given.</summary>
+        private static double Sum(string text, string name, string label, string? value)
+        {
             double sum = 0;
             foreach (var line in text.Split('\n'))
             {
