@@ -146,7 +146,12 @@ internal static class EntryCodec
         var s = entry[..^CrcBytes];
         Expect(Crc32.HashToUInt32(s) == BinaryPrimitives.ReadUInt32LittleEndian(entry[^CrcBytes..]), "CRC mismatch");
         var kind = (EntryKind)s[0];
-        Expect(kind is EntryKind.Record or EntryKind.Gap, $"unknown entry kind {(byte)kind}");
+        // Not Expect: its message would be formatted for every entry, valid or not (a string per record read).
+        if (kind is not (EntryKind.Record or EntryKind.Gap))
+        {
+            throw new FormatException($"unknown entry kind {(byte)kind}");
+        }
+
         return kind;
     }
 
