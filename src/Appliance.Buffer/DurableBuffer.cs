@@ -453,6 +453,7 @@ public sealed class DurableBuffer : IAsyncDisposable
             }
         }
 
+        var started = Time.GetTimestamp();
         var commits = new List<Task>(_lanes.Count);
         foreach (var lane in _lanes)
         {
@@ -464,6 +465,25 @@ public sealed class DurableBuffer : IAsyncDisposable
 
         await Task.WhenAll(commits);
         await _lanes[0].ProposeResumePointsAsync(snapshot, null, ct);
+        NoteCommitTime(commits.Count, Time.GetElapsedTime(started));
+    }
+
+    /// <summary>A commit round at or above this takes a debug line (what a latency outlier of the ingest waited for).</summary>
+    internal static readonly TimeSpan SlowCommitThreshold = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>A commit round at or above this is a warning: the disk, not the load, holds the ingest back.</summary>
+    internal static readonly TimeSpan VerySlowCommitThreshold = TimeSpan.FromSeconds(1);
+
+    private void NoteCommitTime(int lanes, TimeSpan elapsed)
+    {
+        if (elapsed >= VerySlowCommitThreshold)
+        {
+            BufferLog.VerySlowCommit(_logger, lanes, (long)elapsed.TotalMilliseconds);
+        }
+        else if (elapsed >= SlowCommitThreshold)
+        {
+            BufferLog.SlowCommit(_logger, lanes, (long)elapsed.TotalMilliseconds);
+        }
     }
 
     private async Task MaintenanceLoopAsync()

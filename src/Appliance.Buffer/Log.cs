@@ -28,4 +28,10 @@ internal static partial class BufferLog
 
     [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "Buffer directory {Directory} upgraded from format version {From} to {To}; a build that reads only version {From} now refuses it")]
     public static partial void FormatUpgraded(ILogger logger, string directory, int from, int to);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Debug, Message = "Commit round of {Lanes} lane(s) took {ElapsedMs} ms")]
+    public static partial void SlowCommit(ILogger logger, int lanes, long elapsedMs);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Warning, Message = "Commit round of {Lanes} lane(s) took {ElapsedMs} ms: the disk is slow to make data durable (ingest waits for every commit)")]
+    public static partial void VerySlowCommit(ILogger logger, int lanes, long elapsedMs);
 }

@@ -87,8 +87,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 2205, Level = LogLevel.Information, Message = "Gap marker forwarded: lane {Lane}, reason {Reason}, {Count} records in {Ranges} ranges")]
     public static partial void GapForwarded(ILogger logger, string lane, string reason, long count, int ranges);
 
-    [LoggerMessage(EventId = 2206, Level = LogLevel.Debug, Message = "Transaction committed: {Records} records, {Bytes} bytes, lanes {Lanes}")]
-    public static partial void TransactionCommitted(ILogger logger, int records, long bytes, string lanes);
+    [LoggerMessage(EventId = 2206, Level = LogLevel.Debug, Message = "Transaction committed: {Records} records, {Bytes} bytes, lanes {Lanes}; {ElapsedMs} ms from the first read (reading {ReadMs} ms, producing {ProduceMs} ms, committing {CommitMs} ms)")]
+    public static partial void TransactionCommitted(ILogger logger, int records, long bytes, string lanes, long elapsedMs, long readMs, long produceMs, long commitMs);
 
     [LoggerMessage(EventId = 2207, Level = LogLevel.Warning, Message = "Aborting the transaction failed: {Reason}")]
     public static partial void AbortFailed(ILogger logger, string reason);

@@ -95,21 +95,12 @@ public sealed class FaultTests : BufferTestBase
     {
         // 4 pages of 64 KiB in memory (BufferTestBase): with the disk holding every write, about 190 records of 1 KB fit.
         var options = Options(Dir);
-        GatedDevice? device = null;
-        options.DeviceFactory = path =>
-        {
-            var d = new GatedDevice(Devices.CreateLogDevice(path, preallocateFile: false, deleteOnClose: false, recoverDevice: true));
-            if (path.Contains("critical", StringComparison.Ordinal))
-            {
-                device = d;
-            }
-
-            return d;
-        };
+        var criticalDevice = GateLanes(options);
 
         await using var buffer = DurableBuffer.Open(options);
         var lane = buffer.Lane("critical");
-        device!.Hold();
+        var device = criticalDevice();
+        device.Hold();
         Task<AppendResult>? waiting = null;
         var accepted = 0;
         try
@@ -265,6 +256,66 @@ public sealed class FaultTests : BufferTestBase
         Assert.Equal(Enumerable.Range(0, offsets.Count).Select(i => (long)i), offsets);
         Assert.InRange(offsets.Count, 9, 10);
         Assert.Contains(logs.Messages, m => m.Contains("could not be read", StringComparison.Ordinal) && m.Contains("critical", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(50, null)]
+    [InlineData(250, "Debug: Commit round of 1 lane(s) took 250 ms")]
+    [InlineData(1500, "Warning: Commit round of 1 lane(s) took 1500 ms: the disk is slow")]
+    public async Task CommitRound_DiskHoldsTheWrite_LogsHowLongItTookFromAThreshold(int heldMs, string? expected)
+    {
+        // The round's time is the buffer's clock (fake here): the held write spans exactly the time advanced.
+        var options = Options(Dir);
+        var criticalDevice = GateLanes(options);
+        var logs = new CapturingLoggerFactory();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var buffer = DurableBuffer.Open(options, logs, time);
+        var lane = buffer.Lane("critical");
+        await lane.AppendAsync(Rec(0));
+        await buffer.WhenDurableAsync();
+
+        var device = criticalDevice();
+        device.Hold();
+        await lane.AppendAsync(Rec(1));
+        var durable = buffer.WhenDurableAsync().AsTask();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (device.HeldWrites == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Yield();
+            await Task.Delay(5);
+        }
+
+        Assert.True(device.HeldWrites > 0, "the commit's write reached the device");
+        time.Advance(TimeSpan.FromMilliseconds(heldMs));
+        device.Release();
+        await durable.WaitAsync(TimeSpan.FromSeconds(10));
+
+        var rounds = logs.Messages.Where(m => m.Contains("Commit round", StringComparison.Ordinal)).ToList();
+        if (expected is null)
+        {
+            Assert.Empty(rounds);
+        }
+        else
+        {
+            Assert.Single(rounds, m => m.StartsWith(expected, StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>Gives every lane a <see cref="GatedDevice"/>; the function returns the critical lane's once the buffer opened it.</summary>
+    private static Func<GatedDevice> GateLanes(BufferOptions options)
+    {
+        GatedDevice? critical = null;
+        options.DeviceFactory = path =>
+        {
+            var d = new GatedDevice(Devices.CreateLogDevice(path, preallocateFile: false, deleteOnClose: false, recoverDevice: true));
+            if (path.Contains("critical", StringComparison.Ordinal))
+            {
+                critical = d;
+            }
+
+            return d;
+        };
+        return () => critical ?? throw new InvalidOperationException("the buffer has not opened the critical lane's device");
     }
 
     /// <summary>A device whose writes can be held back (a disk that stopped keeping up) and released later, in order.</summary>

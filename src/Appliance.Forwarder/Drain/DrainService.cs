@@ -232,7 +232,8 @@ public sealed class DrainService : BackgroundService
                 return;
             }
 
-            Interlocked.Add(ref _readTicks, _time.GetTimestamp() - readStarted);
+            var readTicks = _time.GetTimestamp() - readStarted;
+            Interlocked.Add(ref _readTicks, readTicks);
 
             Array.Fill(_emptyAt, (-1L, -1L));
 
@@ -241,7 +242,7 @@ public sealed class DrainService : BackgroundService
                 await AcquireAsync(limiter, bytes, ct);
             }
 
-            var records = await _uplink.Call.ExecuteAsync(_ => ValueTask.FromResult(Deliver(producer, direct, leases, exactlyOnce, buffer.Incarnation)), ct);
+            var delivered = await _uplink.Call.ExecuteAsync(_ => ValueTask.FromResult(Deliver(producer, direct, leases, exactlyOnce, buffer.Incarnation)), ct);
             // Test seam: throwing here is a crash between the central commit and the local truncation.
             AfterCommitForTests?.Invoke();
             foreach (var lease in leases)
@@ -251,8 +252,12 @@ public sealed class DrainService : BackgroundService
 
             // The activity first: whoever sees the records counted as delivered also sees the commit's time.
             _activity?.Committed(leases.Select(l => l.Batch));
-            Interlocked.Add(ref _delivered, records);
-            Log.TransactionCommitted(_logger, records, bytes, string.Join(",", leases.Select(l => l.Batch.Lane.Name)));
+            Interlocked.Add(ref _delivered, delivered.Records);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                Log.TransactionCommitted(_logger, delivered.Records, bytes, string.Join(",", leases.Select(l => l.Batch.Lane.Name)),
+                    Ms(_time.GetTimestamp() - readStarted), Ms(readTicks), Ms(delivered.ProduceTicks), Ms(delivered.CommitTicks));
+            }
         }
         finally
         {
@@ -264,8 +269,14 @@ public sealed class DrainService : BackgroundService
         }
     }
 
-    /// <summary>Produces the leased batches (and checkpoints) and waits for central to acknowledge them. Returns the record count.</summary>
-    private int Deliver(IProducer<byte[]?, byte[]?> producer, DirectProducer? direct, List<DeliveryLease> leases, bool exactlyOnce, string incarnation)
+    /// <summary>Timestamp ticks as whole milliseconds.</summary>
+    private long Ms(long ticks) => (long)_time.GetElapsedTime(0, ticks).TotalMilliseconds;
+
+    /// <summary>What one <see cref="Deliver"/> sent, and how long producing and committing took (timestamp ticks).</summary>
+    private readonly record struct Delivery(int Records, long ProduceTicks, long CommitTicks);
+
+    /// <summary>Produces the leased batches (and checkpoints) and waits for central to acknowledge them.</summary>
+    private Delivery Deliver(IProducer<byte[]?, byte[]?> producer, DirectProducer? direct, List<DeliveryLease> leases, bool exactlyOnce, string incarnation)
     {
         Error? failure = null;
         void Report(DeliveryReport<byte[]?, byte[]?> r)
@@ -353,7 +364,8 @@ public sealed class DrainService : BackgroundService
                 throw new KafkaException(new Error(ErrorCode.Local_TimedOut, "central did not acknowledge the batch in time"));
             }
 
-            Interlocked.Add(ref _commitTicks, _time.GetTimestamp() - produced);
+            var committed = _time.GetTimestamp();
+            Interlocked.Add(ref _commitTicks, committed - produced);
             Interlocked.Increment(ref _transactions);
 
             if (failure is not null)
@@ -362,7 +374,7 @@ public sealed class DrainService : BackgroundService
                 throw new KafkaException(failure);
             }
 
-            return records;
+            return new Delivery(records, produced - started, committed - produced);
         }
         catch (Exception) when (exactlyOnce)
         {
