@@ -415,7 +415,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         central.CreateTopic($"{site}._gaps", 1);
         using var dir = new TempDirectory("fwd-bench-backlog");
         var metricsPort = FreePort();
-        var config = WriteConfig(dir, site, edge.BootstrapServers, central.BootstrapServers, cp, [("critical", crit, 8), ("bulk", bulk, 1)], backlogBytes + (512L << 20), metricsPort);
+        var config = WriteConfig(dir, site, edge.BootstrapServers, central.BootstrapServers, cp, [("critical", crit, 8), ("bulk", bulk, 1)], backlogBytes + (512L << 20), metricsPort, timings: true);
         var dll = Path.Combine(forwarderDir, "appliance-forwarder.dll");
         var options = new ChildProcessOptions { CloseStdin = true };
         if (jemalloc)
@@ -524,6 +524,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             await WaitForDrainedAsync(metrics, 1, sw, TimeSpan.FromMinutes(2), ct);
             var restart = sw.Elapsed;
             afterRestart.MeasureFromNow();
+            var restartLines = fwd.StdoutLines.Count;
             Console.WriteLine($"stopped with SIGTERM (exit {exit}); restart with the {backlogBytes >> 20} MiB backlog to the first record acknowledged by central: {restart.TotalMilliseconds:F0} ms (process start, buffer recovery, InitTransactions, checkpoint read)");
 
             // Drain rate over the first GiB (or half of a smaller backlog), right after the restart.
@@ -536,6 +537,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             var firstTime = sw.Elapsed - drainStart;
             drainCpu = ProcessCpu(fwd.Id) - drainCpu;
             var restartLatency = afterRestart.Stop();
+            var restartTimings = PhaseTimings(fwd.StdoutLines.Skip(restartLines));
             var gcAfterRestart = await metrics.CollectionsAsync(ct);
             Console.WriteLine($"drain after the restart: first {firstBytes >> 20} MiB in {firstTime.TotalSeconds:F1} s = {firstBytes / 1e6 / firstTime.TotalSeconds:F1} MB/s payload, {firstBytes / size / firstTime.TotalSeconds:F0} rec/s, forwarder CPU {drainCpu.TotalMicroseconds / (firstBytes / size):F1} µs per record (drain only); critical latency meanwhile (from the first delivery on; includes the new process's warm-up): {Describe(restartLatency)}");
 
@@ -549,6 +551,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             var up = sw.Elapsed;
             await WaitForDrainedAsync(metrics, before + 1, sw, TimeSpan.FromMinutes(2), ct);
             afterReconnect.MeasureFromNow();
+            var reconnectLines = fwd.StdoutLines.Count;
             var gcAtReconnect = await metrics.CollectionsAsync(ct);
             var resumed = sw.Elapsed - up;
             var restStart = sw.Elapsed;
@@ -557,12 +560,17 @@ internal sealed class ForwarderBenchmark : IBenchmark
             var restTime = sw.Elapsed - restStart;
             restCpu = ProcessCpu(fwd.Id) - restCpu;
             var reconnectLatency = afterReconnect.Stop();
+            var reconnectTimings = PhaseTimings(fwd.StdoutLines.Skip(reconnectLines));
             var gcAfterReconnect = await metrics.CollectionsAsync(ct);
             Console.WriteLine($"central down {outage.TotalSeconds:F0} s with {(backlogBytes - before) >> 20} MiB still buffered; deliveries resumed {resumed.TotalMilliseconds:F0} ms after central came back; the remaining {(backlogBytes - before) >> 20} MiB drained in {restTime.TotalSeconds:F1} s = {(backlogBytes - before) / 1e6 / restTime.TotalSeconds:F1} MB/s, forwarder CPU {restCpu.TotalMicroseconds / ((backlogBytes - before) / size):F1} µs per record (drain only)");
             Console.WriteLine($"critical latency after the reconnection, while the backlog drained (produce at edge -> read at central): {Describe(reconnectLatency)}");
             Console.WriteLine($"forwarder RSS peak while draining: {peakDrainRss >> 20} MiB");
             // Whether a blocking collection falls into a phase with a latency outlier (the forwarder's own counters).
             Console.WriteLine($"forwarder garbage collections (gen0 / gen1 / gen2) during the drain after the restart: {string.Join(" / ", gcAfterRestart.Zip(gcAtRestart, (a, b) => a - b))}; after the reconnection: {string.Join(" / ", gcAfterReconnect.Zip(gcAtReconnect, (a, b) => a - b))}");
+            // What a latency outlier waited for: the drain's longest transactions (a critical record waits for the one
+            // in flight, then rides the next) and the buffer's slow commits (the ingest waits for each) in each phase.
+            Console.WriteLine($"forwarder's drain and buffer during the drain after the restart: {restartTimings}");
+            Console.WriteLine($"forwarder's drain and buffer after the reconnection: {reconnectTimings}");
             // What the forwarder logged at warning and above (the benchmark's configuration logs nothing below): session
             // failures, aborted transactions and reconnections explain the outliers of the latency figures above.
             string[] levels = ["warn: ", "fail: ", "crit: "]; // the console logger's level prefixes
@@ -633,6 +641,31 @@ internal sealed class ForwarderBenchmark : IBenchmark
         return 0;
     }
 
+    private static readonly System.Text.RegularExpressions.Regex TransactionLine = new(@"Transaction committed: (\d+) records, \d+ bytes, lanes ([^;]+); (\d+) ms from the first read \(reading (\d+) ms, producing (\d+) ms, committing (\d+) ms\)");
+    private static readonly System.Text.RegularExpressions.Regex CommitRoundLine = new(@"Commit round of \d+ lane\(s\) took (\d+) ms");
+
+    /// <summary>The longest transactions and the slow buffer commit rounds among a phase's log lines (the forwarder's debug lines).</summary>
+    private static string PhaseTimings(IEnumerable<string> lines)
+    {
+        var transactions = new List<(long Ms, string Text)>();
+        var rounds = new List<long>();
+        foreach (var line in lines)
+        {
+            if (TransactionLine.Match(line) is { Success: true } t)
+            {
+                var g = t.Groups;
+                transactions.Add((long.Parse(g[3].Value, CultureInfo.InvariantCulture), $"{g[3].Value} ms ({g[2].Value}, {g[1].Value} records; read {g[4].Value}, produce {g[5].Value}, commit {g[6].Value})"));
+            }
+            else if (CommitRoundLine.Match(line) is { Success: true } r)
+            {
+                rounds.Add(long.Parse(r.Groups[1].Value, CultureInfo.InvariantCulture));
+            }
+        }
+
+        var longest = transactions.OrderByDescending(t => t.Ms).Take(3).Select(t => t.Text);
+        return $"{transactions.Count} transactions, longest {string.Join("; ", longest)}; buffer commit rounds of 100 ms or more: {rounds.Count}{(rounds.Count > 0 ? $", longest {rounds.Max()} ms" : "")}";
+    }
+
     private static int FreePort()
     {
         using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
@@ -642,11 +675,19 @@ internal sealed class ForwarderBenchmark : IBenchmark
 
     private static double Pct(List<double> sorted, double q) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(sorted.Count * q))];
 
-    private static string WriteConfig(TempDirectory dir, string site, string edge, string central, string cp, List<(string Lane, string Topic, int Weight)> lanes, long quota, int metricsPort = 0)
+    private static string WriteConfig(TempDirectory dir, string site, string edge, string central, string cp, List<(string Lane, string Topic, int Weight)> lanes, long quota, int metricsPort = 0, bool timings = false)
     {
+        var levels = new JsonObject { ["Default"] = "Warning" };
+        if (timings)
+        {
+            // Each transaction's and each slow buffer commit's time (debug lines, see PhaseTimings).
+            levels["Appliance.Forwarder.Drain.DrainService"] = "Debug";
+            levels["Appliance.Buffer.DurableBuffer"] = "Debug";
+        }
+
         var root = new JsonObject
         {
-            ["Logging"] = new JsonObject { ["LogLevel"] = new JsonObject { ["Default"] = "Warning" } },
+            ["Logging"] = new JsonObject { ["LogLevel"] = levels },
             ["Site"] = new JsonObject { ["Id"] = site },
             ["Buffer"] = new JsonObject
             {
