@@ -90,6 +90,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 2206, Level = LogLevel.Debug, Message = "Transaction committed: {Records} records, {Bytes} bytes, lanes {Lanes}; {ElapsedMs} ms from the first read (reading {ReadMs} ms, producing {ProduceMs} ms, committing {CommitMs} ms)")]
     public static partial void TransactionCommitted(ILogger logger, int records, long bytes, string lanes, long elapsedMs, long readMs, long produceMs, long commitMs);
 
+    [LoggerMessage(EventId = 2213, Level = LogLevel.Debug, Message = "Central's partition leaders asked for again after all brokers were down: {Topics} topic(s) in {ElapsedMs} ms")]
+    public static partial void LeadersRefreshed(ILogger logger, int topics, long elapsedMs);
+
     [LoggerMessage(EventId = 2207, Level = LogLevel.Warning, Message = "Aborting the transaction failed: {Reason}")]
     public static partial void AbortFailed(ILogger logger, string reason);
 

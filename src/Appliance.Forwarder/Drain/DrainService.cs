@@ -242,6 +242,11 @@ public sealed class DrainService : BackgroundService
                 await AcquireAsync(limiter, bytes, ct);
             }
 
+            if (Interlocked.Exchange(ref _leadersStale, 0) == 1)
+            {
+                RefreshLeaders(producer);
+            }
+
             var delivered = await _uplink.Call.ExecuteAsync(_ => ValueTask.FromResult(Deliver(producer, direct, leases, exactlyOnce, buffer.Incarnation)), ct);
             // Test seam: throwing here is a crash between the central commit and the local truncation.
             AfterCommitForTests?.Invoke();
@@ -268,6 +273,48 @@ public sealed class DrainService : BackgroundService
             }
         }
     }
+
+    /// <summary>
+    /// Asks central for the leaders of the topics this session produced to, through the producer's own client, after
+    /// the producer lost every broker (an uplink outage). While no broker answered, the producer forgot the leaders of
+    /// some partitions, and librdkafka looks for leaderless partitions only once a second: the first transaction
+    /// after the uplink returned held its records for those partitions until then, up to a second, critical ones
+    /// included (forwarder benchmark, 2026-12-03). A metadata request through the producer's handle updates its
+    /// leaders at once. Failures are left to the transaction (it waits as it would have).
+    /// </summary>
+    private void RefreshLeaders(IProducer<byte[]?, byte[]?> producer)
+    {
+        var topics = _destinations.Values.Select(d => d.Destination.Topic).Append(_checkpointDestination.Topic).Distinct(StringComparer.Ordinal).ToList();
+        var started = _time.GetTimestamp();
+        try
+        {
+            using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
+            foreach (var topic in topics)
+            {
+                admin.GetMetadata(topic, LeaderRefreshTimeout);
+            }
+
+            Interlocked.Increment(ref _leaderRefreshes);
+            Log.LeadersRefreshed(_logger, topics.Count, (long)_time.GetElapsedTime(started).TotalMilliseconds);
+        }
+        catch (KafkaException e)
+        {
+            Log.CentralTransient(_logger, e.Error.Reason, e.Error.Code.ToString());
+        }
+    }
+
+    // At most this per topic: central answered the transaction before, so this is normally a millisecond.
+    private static readonly TimeSpan LeaderRefreshTimeout = TimeSpan.FromSeconds(2);
+
+    // 1 after the producer reported all brokers down, until the next round refreshed the leaders (RefreshLeaders).
+    private int _leadersStale;
+    private long _leaderRefreshes;
+
+    /// <summary>Whether the producer lost every broker and the leaders are not asked for again yet (for tests).</summary>
+    internal bool LeadersStale => Volatile.Read(ref _leadersStale) == 1;
+
+    /// <summary>Times the leaders were asked for again after the producer lost every broker (for tests).</summary>
+    internal long LeaderRefreshes => Interlocked.Read(ref _leaderRefreshes);
 
     /// <summary>Timestamp ticks as whole milliseconds.</summary>
     private long Ms(long ticks) => (long)_time.GetElapsedTime(0, ticks).TotalMilliseconds;
@@ -546,6 +593,7 @@ public sealed class DrainService : BackgroundService
 
         if (e.Code == ErrorCode.Local_AllBrokersDown)
         {
+            Volatile.Write(ref _leadersStale, 1);
             _uplink.ReportUnreachable();
         }
     }

@@ -23,7 +23,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
 {
     public string Name => "forwarder";
 
-    public string Description => "forwarder vs plain bridge (100 B, 1 KiB); backlog of the real exe: RSS, restart-to-draining, drain rate, critical latency [--n100 300000] [--n1k 60000] [--runs 2] [--backlog-mib 2048] [--malloc glibc|jemalloc|both] [--forwarder-dir DIR: a `dotnet publish` of the forwarder to run for the backlog part, e.g. ReadyToRun] (0 skips a part) [--alloc-types: bytes allocated per record by type in each window]";
+    public string Description => "forwarder vs plain bridge (100 B, 1 KiB); backlog of the real exe: RSS, restart-to-draining, drain rate, critical latency [--n100 300000] [--n1k 60000] [--runs 2] [--backlog-mib 2048] [--malloc glibc|jemalloc|both] [--forwarder-dir DIR: a `dotnet publish` of the forwarder to run for the backlog part, e.g. ReadyToRun] (0 skips a part) [--alloc-types: bytes allocated per record by type in each window] [--forwarder-log FILE: the backlog's restarted forwarder's whole output, e.g. with APPLIANCE_Central__Kafka__debug=broker,eos set]";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
@@ -88,7 +88,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             {
                 Console.WriteLine();
                 Console.WriteLine($"## backlog: the forwarder executable ({m} malloc, from {forwarderDir}) buffers {backlogMiB} MiB of 1 KiB records while central is down, is restarted with it and drains it; critical records every 5 ms meanwhile");
-                await BacklogAsync(edge, central, (long)backlogMiB << 20, m == "jemalloc", forwarderDir, cancellationToken);
+                await BacklogAsync(edge, central, (long)backlogMiB << 20, m == "jemalloc", forwarderDir, BenchmarkArgs.Value(args, "--forwarder-log"), cancellationToken);
             }
         }
 
@@ -399,7 +399,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
     /// <summary>How often the benchmark looks at the forwarder's counters during a measured window.</summary>
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(25);
 
-    private static async Task BacklogAsync(MockKafkaCluster edge, MockKafkaCluster central, long backlogBytes, bool jemalloc, string forwarderDir, CancellationToken ct)
+    private static async Task BacklogAsync(MockKafkaCluster edge, MockKafkaCluster central, long backlogBytes, bool jemalloc, string forwarderDir, string? logPath, CancellationToken ct)
     {
         const int size = 1024;
         var count = (int)(backlogBytes / size);
@@ -581,6 +581,12 @@ internal sealed class ForwarderBenchmark : IBenchmark
             string[] levels = ["warn: ", "fail: ", "crit: "]; // the console logger's level prefixes
             var logged = fwd.StdoutLines.Concat(fwd.StderrLines).Where(l => levels.Any(level => l.Contains(level, StringComparison.Ordinal))).ToList();
             Console.WriteLine($"forwarder warnings and errors since the restart: {logged.Count}");
+            if (logPath is not null)
+            {
+                // The restarted forwarder's whole output, the two timed phases' first lines marked.
+                File.WriteAllLines(logPath, fwd.StdoutLines.Select((l, i) => (i == restartLines ? "@@RESTART-PHASE " : i == reconnectLines ? "@@RECONNECT-PHASE " : "") + l));
+                Console.WriteLine($"forwarder log since the restart: {logPath}");
+            }
             foreach (var line in logged.TakeLast(12))
             {
                 Console.WriteLine($"    {line}");

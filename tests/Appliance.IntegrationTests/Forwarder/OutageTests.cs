@@ -13,6 +13,59 @@ public sealed class OutageTests
     public OutageTests(ITestOutputHelper output) => _output = output;
 
     /// <summary>
+    /// Central goes down in the middle of a session and comes back: the producer lost every broker, so the drain asks
+    /// for the partitions' leaders again before its next transaction (instead of waiting for librdkafka's once-a-second
+    /// look for leaderless partitions, which held the first transaction after a reconnection up to a second), and every
+    /// record arrives once.
+    /// </summary>
+    [KafkaFact(FaultInjectionOn = KafkaClusterRole.Central)]
+    public async Task Forward_CentralDownMidSession_LeadersAskedForAgainAndEveryRecordOnce()
+    {
+        const int before = 2_000;
+        const int during = 2_000;
+        const int partitions = 16;
+        await using var edge = KafkaTestClusters.Edge();
+        await using var central = KafkaTestClusters.Central(3);
+        using var dir = new TempDirectory("fwd-midsession");
+        var site = TestConfig.Site();
+        var lanes = new[] { new TestLane("bulk", KafkaTestHelpers.UniqueName("bulk"), Weight: 1) };
+        var checkpoints = KafkaTestHelpers.UniqueName("cp");
+        await EdgeTopics.CreateAsync(edge, central, site, lanes, partitions, checkpoints);
+        var config = TestConfig.Write(dir, site, edge, central, lanes, checkpoints);
+        await using var forwarder = await InProcessForwarder.StartAsync(config);
+        await using var reader = new CentralReader(central, [($"{site}.{lanes[0].EdgeTopic}", partitions)]);
+        using var load = new EdgeLoad(edge);
+        for (var i = 0; i < before; i++)
+        {
+            load.Produce(lanes[0].EdgeTopic, $"k{i % 100}");
+        }
+
+        load.Flush();
+        await reader.WaitForDistinctAsync(before, TimeSpan.FromSeconds(60), () => $"delivered {forwarder.Drain.RecordsDelivered}, fault {forwarder.Fault}");
+        Assert.Equal(0, forwarder.Drain.LeaderRefreshes);
+
+        await central.SetAllBrokersDownAsync();
+        var sw = Stopwatch.StartNew();
+        while (!forwarder.Drain.LeadersStale)
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), "the producer did not report all brokers down");
+            await Task.Delay(20);
+        }
+
+        for (var i = 0; i < during; i++)
+        {
+            load.Produce(lanes[0].EdgeTopic, $"k{i % 100}");
+        }
+
+        load.Flush();
+        await central.SetAllBrokersUpAsync();
+        await reader.WaitForDistinctAsync(before + during, TimeSpan.FromSeconds(60), () => $"delivered {forwarder.Drain.RecordsDelivered}, fault {forwarder.Fault}");
+        Assert.True(forwarder.Drain.LeaderRefreshes >= 1, "the drain did not ask for the leaders again after the outage");
+        Assert.False(forwarder.Drain.LeadersStale);
+        Assert.Equal(0, reader.Duplicates);
+    }
+
+    /// <summary>
     /// Both ways records travel: polled from the edge and handed to the transactional producer through librdkafka
     /// directly (the default), and through Confluent.Kafka's Consume and Produce.
     /// </summary>
