@@ -280,7 +280,8 @@ public sealed class DrainService : BackgroundService
     /// some partitions, and librdkafka looks for leaderless partitions only once a second: the first transaction
     /// after the uplink returned held its records for those partitions until then, up to a second, critical ones
     /// included (forwarder benchmark, 2026-12-03). A metadata request through the producer's handle updates its
-    /// leaders at once. Failures are left to the transaction (it waits as it would have).
+    /// leaders at once. When central does not answer (still down), the transaction waits as it would have, and the
+    /// next round asks again.
     /// </summary>
     private void RefreshLeaders(IProducer<byte[]?, byte[]?> producer)
     {
@@ -299,6 +300,7 @@ public sealed class DrainService : BackgroundService
         }
         catch (KafkaException e)
         {
+            Volatile.Write(ref _leadersStale, 1);
             Log.CentralTransient(_logger, e.Error.Reason, e.Error.Code.ToString());
         }
     }
