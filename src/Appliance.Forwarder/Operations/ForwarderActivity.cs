@@ -36,16 +36,8 @@ public sealed class ForwarderActivity
     /// <summary>A record was appended to <paramref name="lane"/> (payload bytes).</summary>
     public void Ingested(string lane, long bytes)
     {
-        // Called for every record, and records come in runs of one lane: the lane of the call before, by reference,
-        // saves hashing its name each time (an immutable pair, so concurrent callers see a consistent one).
-        var last = Volatile.Read(ref _lastIngested);
-        if (last is null || !ReferenceEquals(last.Name, lane))
-        {
-            last = new LastLane(lane, Lane(lane));
-            Volatile.Write(ref _lastIngested, last);
-        }
-
-        Interlocked.Add(ref last.Counters.IngestedBytes, bytes);
+        var c = Lane(lane);
+        Interlocked.Add(ref c.IngestedBytes, bytes);
         Volatile.Write(ref _edgeUnreachable, 0);
     }
 
@@ -100,10 +92,6 @@ public sealed class ForwarderActivity
     }
 
     private LaneCounters Lane(string lane) => _lanes.GetOrAdd(lane, _ => new LaneCounters());
-
-    private sealed record LastLane(string Name, LaneCounters Counters);
-
-    private LastLane? _lastIngested;
 
     private sealed class LaneCounters
     {
