@@ -469,10 +469,10 @@ public sealed class DurableBuffer : IAsyncDisposable
     }
 
     /// <summary>A commit round at or above this takes a debug line (what a latency outlier of the ingest waited for).</summary>
-    internal static readonly TimeSpan SlowCommitThreshold = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan SlowCommitThreshold = TimeSpan.FromMilliseconds(100);
 
     /// <summary>A commit round at or above this is a warning: the disk, not the load, holds the ingest back.</summary>
-    internal static readonly TimeSpan VerySlowCommitThreshold = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan VerySlowCommitThreshold = TimeSpan.FromSeconds(1);
 
     private void NoteCommitTime(int lanes, TimeSpan elapsed)
     {

@@ -60,7 +60,10 @@ public sealed class DrainService : BackgroundService
     public DrainTimes DeliveryTimes => new(Interlocked.Read(ref _transactions), Elapsed(ref _readTicks), Elapsed(ref _produceTicks), Elapsed(ref _commitTicks), Elapsed(ref _idleTicks));
 
     /// <summary>A sum of timestamp differences as time.</summary>
-    private TimeSpan Elapsed(ref long timestampTicks) => _time.GetElapsedTime(0, Interlocked.Read(ref timestampTicks));
+    private TimeSpan Elapsed(ref long timestampTicks) => Duration(Interlocked.Read(ref timestampTicks));
+
+    /// <summary>A timestamp difference (or a sum of them) as time.</summary>
+    private TimeSpan Duration(long timestampTicks) => _time.GetElapsedTime(0, timestampTicks);
 
     /// <summary>Creates the drain.</summary>
     public DrainService(BufferHost bufferHost, IOptions<ForwarderConfiguration> config, UplinkMonitor uplink, ForwarderHealth health, TimeProvider time, ILogger<DrainService> logger, ForwarderActivity? activity = null)
@@ -296,7 +299,7 @@ public sealed class DrainService : BackgroundService
             }
 
             Interlocked.Increment(ref _leaderRefreshes);
-            Log.LeadersRefreshed(_logger, topics.Count, (long)_time.GetElapsedTime(started).TotalMilliseconds);
+            Log.LeadersRefreshed(_logger, topics.Count, Ms(_time.GetTimestamp() - started));
         }
         catch (KafkaException e)
         {
@@ -318,8 +321,8 @@ public sealed class DrainService : BackgroundService
     /// <summary>Times the leaders were asked for again after the producer lost every broker (for tests).</summary>
     internal long LeaderRefreshes => Interlocked.Read(ref _leaderRefreshes);
 
-    /// <summary>Timestamp ticks as whole milliseconds.</summary>
-    private long Ms(long ticks) => (long)_time.GetElapsedTime(0, ticks).TotalMilliseconds;
+    /// <summary>A timestamp difference as whole milliseconds.</summary>
+    private long Ms(long ticks) => (long)Duration(ticks).TotalMilliseconds;
 
     /// <summary>What one <see cref="Deliver"/> sent, and how long producing and committing took (timestamp ticks).</summary>
     private readonly record struct Delivery(int Records, long ProduceTicks, long CommitTicks);

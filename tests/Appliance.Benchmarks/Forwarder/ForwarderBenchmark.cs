@@ -576,8 +576,8 @@ internal sealed class ForwarderBenchmark : IBenchmark
             // in flight, then rides the next) and the buffer's slow commits (the ingest waits for each) in each phase.
             Console.WriteLine($"forwarder's drain and buffer during the drain after the restart: {restartTimings}");
             Console.WriteLine($"forwarder's drain and buffer after the reconnection: {reconnectTimings}");
-            // What the forwarder logged at warning and above (the benchmark's configuration logs nothing below): session
-            // failures, aborted transactions and reconnections explain the outliers of the latency figures above.
+            // What the forwarder logged at warning and above (below that the benchmark's configuration logs only the
+            // timing lines above): session failures, aborted transactions and reconnections explain latency outliers.
             string[] levels = ["warn: ", "fail: ", "crit: "]; // the console logger's level prefixes
             var logged = fwd.StdoutLines.Concat(fwd.StderrLines).Where(l => levels.Any(level => l.Contains(level, StringComparison.Ordinal))).ToList();
             Console.WriteLine($"forwarder warnings and errors since the restart: {logged.Count}");
