@@ -289,6 +289,8 @@ public sealed class FaultTests : BufferTestBase
         time.Advance(TimeSpan.FromMilliseconds(heldMs));
         device.Release();
         await durable.WaitAsync(TimeSpan.FromSeconds(10));
+        // The data is durable before its round ends and logs its time; a whole further round means that one ended.
+        await buffer.CommitNowAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
 
         var rounds = logs.Messages.Where(m => m.Contains("Commit round", StringComparison.Ordinal)).ToList();
         if (expected is null)
