@@ -23,7 +23,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
 {
     public string Name => "forwarder";
 
-    public string Description => "forwarder vs plain bridge (100 B, 1 KiB); backlog of the real exe: RSS, restart-to-draining, drain rate, critical latency [--n100 300000] [--n1k 60000] [--runs 2] [--backlog-mib 2048] [--malloc glibc|jemalloc|both] [--forwarder-dir DIR: a `dotnet publish` of the forwarder to run for the backlog part, e.g. ReadyToRun] (0 skips a part) [--alloc-types: bytes allocated per record by type in each window] [--forwarder-log FILE: the backlog's restarted forwarder's whole output, e.g. with APPLIANCE_Central__Kafka__debug=broker,eos set]";
+    public string Description => "forwarder vs plain bridge (100 B, 1 KiB); backlog of the real exe: RSS, restart-to-draining, drain rate, critical latency [--n100 300000] [--n1k 60000] [--runs 2] [--backlog-mib 2048] [--malloc glibc|jemalloc|both] [--central-brokers 1: brokers of the central mock cluster, partition leaders spread over them] [--forwarder-dir DIR: a `dotnet publish` of the forwarder to run for the backlog part, e.g. ReadyToRun] (0 skips a part) [--alloc-types: bytes allocated per record by type in each window] [--forwarder-log FILE: the backlog's restarted forwarder's whole output, e.g. with APPLIANCE_Central__Kafka__debug=broker,eos set]";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
@@ -32,6 +32,12 @@ internal sealed class ForwarderBenchmark : IBenchmark
         var runs = BenchmarkArgs.Int(args, "--runs", 2);
         var backlogMiB = BenchmarkArgs.Int(args, "--backlog-mib", 2048);
         var malloc = BenchmarkArgs.Value(args, "--malloc") ?? "glibc";
+        var centralBrokers = BenchmarkArgs.Int(args, "--central-brokers", 1);
+        if (centralBrokers < 1)
+        {
+            Console.Error.WriteLine("--central-brokers: at least 1");
+            return 2;
+        }
         var forwarderDir = BenchmarkArgs.Value(args, "--forwarder-dir") ?? AppContext.BaseDirectory;
         using var sampler = args.Contains("--alloc-types") ? new AllocationSampler() : null;
         _sampler = sampler;
@@ -48,7 +54,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         }
 
         using var edge = new MockKafkaCluster();
-        using var central = new MockKafkaCluster();
+        using var central = new MockKafkaCluster(centralBrokers);
         if (n100 > 0 || n1k > 0)
         {
             Console.WriteLine("## steady state: pre-loaded edge topic -> central, from the first record to the last one acknowledged (exactly once for the forwarder)");
@@ -206,13 +212,24 @@ internal sealed class ForwarderBenchmark : IBenchmark
         /// process: for the forwarder window that is the forwarder, as the mocks allocate nothing managed).
         /// </summary>
         public string ByThread(CpuSample end, double records) =>
-            string.Join(" | ", ThreadsSince(end)
-                .GroupBy(t => new string(t.Name.Where(c => !char.IsDigit(c)).ToArray()))
-                .Select(g => (g.Key, Micros: g.Sum(t => t.Nanos) / 1000.0 / records))
-                .Where(g => g.Micros >= 0.05)
-                .OrderByDescending(g => g.Micros)
-                .Select(g => $"{g.Key} {g.Micros:F2}"))
+            string.Join(" | ", ByThreadName(end, nanos => nanos / 1000.0 / records, 0.05))
             + $"\n      GC: {end.Collections[0] - Collections[0]} / {end.Collections[1] - Collections[1]} / {end.Collections[2] - Collections[2]} collections of gen0 / gen1 / gen2, paused {(end.GcPause - GcPause).TotalMicroseconds / records:F2} µs and allocated {(end.Allocated - Allocated) / records:F0} B per record; {(double)(end.MinorFaults - MinorFaults) / records:F2} minor page faults per record";
+
+        /// <summary>The process's CPU time between this sample and <paramref name="end"/> in cores: CPU seconds per second of <paramref name="wall"/>.</summary>
+        public double CoresUntil(CpuSample end, TimeSpan wall) => (end.Process - Process) / wall;
+
+        /// <summary>Cores used by thread name (as <see cref="ByThread"/> groups them) between this sample and <paramref name="end"/>, <paramref name="wall"/> apart.</summary>
+        public string CoresByThread(CpuSample end, TimeSpan wall) =>
+            string.Join(" | ", ByThreadName(end, nanos => nanos / 1e9 / wall.TotalSeconds, 0.02));
+
+        /// <summary>Each thread name's CPU nanoseconds since this sample (digits dropped), scaled, at least <paramref name="min"/>, largest first.</summary>
+        private IEnumerable<string> ByThreadName(CpuSample end, Func<long, double> scale, double min) =>
+            ThreadsSince(end)
+                .GroupBy(t => new string(t.Name.Where(c => !char.IsDigit(c)).ToArray()))
+                .Select(g => (g.Key, Value: scale(g.Sum(t => t.Nanos))))
+                .Where(g => g.Value >= min)
+                .OrderByDescending(g => g.Value)
+                .Select(g => $"{g.Key} {g.Value:F2}");
 
         /// <summary>The process's minor page faults so far: field 10 of <c>/proc/self/stat</c>, counted after the command name's closing parenthesis.</summary>
         private static long MinorFaultsOfThisProcess()
@@ -367,6 +384,9 @@ internal sealed class ForwarderBenchmark : IBenchmark
         var cpu = CpuSample.Now();
         _sampler?.Start();
         var ingested = TimeSpan.Zero;
+        // When the ingest took the last record: the CPU used so far and the records the drain still had to send.
+        var split = default(CpuSample);
+        var deliveredAtSplit = 0L;
         // The window ends when the last transaction was committed, as the forwarder recorded it (ms resolution), not
         // when this loop notices: the loop wakes every 25 ms, so that watching costs the forwarder's window next to
         // nothing (the bridge's window has no watcher). Until 2026-12-03 it woke every 2 ms, 500 timer wake-ups a second.
@@ -375,12 +395,15 @@ internal sealed class ForwarderBenchmark : IBenchmark
             if (ingested == TimeSpan.Zero && ingest.RecordsIngested >= count)
             {
                 ingested = sw.Elapsed;
+                deliveredAtSplit = drain.RecordsDelivered;
+                split = CpuSample.Now();
             }
 
             await Task.Delay(PollInterval, ct);
         }
 
         var end = CpuSample.Now();
+        var sampled = sw.Elapsed;
         // The drain records each commit in the activity before it counts the records as delivered, so it is there now.
         var elapsed = (activity.LastDelivery ?? throw new InvalidOperationException("the forwarder delivered every record but recorded no commit")) - windowStart;
         var d = drain.DeliveryTimes;
@@ -388,6 +411,10 @@ internal sealed class ForwarderBenchmark : IBenchmark
         Console.WriteLine($"    forwarder: start-up to the drain session {startup.TotalSeconds:F2} s (edge down); edge up to the first record ingested {edgeUp.TotalSeconds:F2} s ({ingestedAtStart} by then); then all ingested after {ingested.TotalSeconds:F2} s, all delivered after {elapsed.TotalSeconds:F2} s; drain in the window: {window}");
         await host.StopAsync(ct);
         Console.WriteLine($"    forwarder CPU µs per record by thread: {cpu.ByThread(end, count)}");
+        // The two phases of the window: while the ingest runs the two cores are shared by ingest and drain; after it,
+        // the drain sends what it had not sent yet alone, one transaction after the other.
+        var alone = elapsed - ingested;
+        Console.WriteLine($"    forwarder phases: ingest and drain together {ingested.TotalSeconds:F2} s using {cpu.CoresUntil(split, ingested):F2} cores; then the drain alone {alone.TotalSeconds:F2} s for {count - deliveredAtSplit} records ({(count - deliveredAtSplit) / alone.TotalSeconds / 1000:F0}k/s) using {split.CoresUntil(end, sampled - ingested):F2} cores: {split.CoresByThread(end, sampled - ingested)}");
         if (_sampler is not null)
         {
             Console.WriteLine($"      allocations {_sampler.Stop(count)}");

@@ -1,0 +1,148 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using Appliance.Core.Records;
+using Appliance.Forwarder.Drain;
+using Appliance.TestKit;
+using Confluent.Kafka;
+
+namespace Appliance.Benchmarks.Produce;
+
+/// <summary>
+/// What committing every N records costs the drain's kind of producer. The forwarder's drain produces a batch in a
+/// transaction and commits it before it produces the next (exactly once: the checkpoint goes in the same
+/// transaction), so at every commit librdkafka's send pipeline runs empty: the commit first waits until every
+/// record still queued was sent and acknowledged. librdkafka sends one partition per ProduceRequest, with at most
+/// five requests in flight per broker connection for an idempotent producer, so that wait grows with the partitions
+/// a broker leads. This benchmark measures it alone, without the ingest, on an in-process mock cluster: 100 B keyed
+/// records with the forwarder's provenance header through its direct produce path, once with an idempotent producer
+/// that never stops (the bridge's pipeline: one flush at the end) and once per transaction size, for each number of
+/// brokers and partitions. Per transaction size it prints the time spent producing, waiting for the queued records
+/// (flush) and ending the transaction.
+/// </summary>
+internal sealed class TransactionBenchmark : IBenchmark
+{
+    public string Name => "transactions";
+
+    public string Description => "cost of a commit every N records for the drain's producer (direct path, provenance header) against one that never stops, by brokers and partitions [--records 600000] [--brokers 1,3] [--partitions 4,35] [--per-transaction 4000,20000,80000]";
+
+    public Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var records = BenchmarkArgs.Int(args, "--records", 600_000);
+        var brokerCounts = List(args, "--brokers", [1, 3]);
+        var partitionCounts = List(args, "--partitions", [4, 35]);
+        var sizes = List(args, "--per-transaction", [4_000, 20_000, 80_000]);
+        Console.WriteLine($"{records} records of 100 B with the provenance header, keyed over the partitions; the rate is from the first record produced to the last one acknowledged (committed)");
+        Console.WriteLine("| brokers | partitions | records per transaction | records/s | producing s | waiting for the queue (flush) s | ending the transactions s | wait per transaction ms |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        var first = true;
+        foreach (var brokers in brokerCounts)
+        {
+            foreach (var partitions in partitionCounts)
+            {
+                using var cluster = new MockKafkaCluster(brokers);
+                var topic = KafkaTestHelpers.UniqueName("txn-bench");
+                cluster.CreateTopic(topic, partitions);
+                if (first)
+                {
+                    // Not reported: the JIT's first pass through both paths.
+                    Run(cluster, topic, records, perTransaction: 0, cancellationToken);
+                    Run(cluster, topic, records, sizes[0], cancellationToken);
+                    first = false;
+                }
+
+                foreach (var perTransaction in sizes.Prepend(0))
+                {
+                    var r = Run(cluster, topic, records, perTransaction, cancellationToken);
+                    var transactions = perTransaction == 0 ? 0 : (records + perTransaction - 1) / perTransaction;
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"| {brokers} | {partitions} | {(perTransaction == 0 ? "none (idempotent, one flush)" : perTransaction.ToString("N0", CultureInfo.InvariantCulture))} | {records / r.Total.TotalSeconds:N0} | {r.Producing.TotalSeconds:F2} | {r.Flushing.TotalSeconds:F2} | {(perTransaction == 0 ? "-" : r.Ending.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture))} | {(transactions == 0 ? "-" : (r.Flushing.TotalMilliseconds / transactions).ToString("F1", CultureInfo.InvariantCulture))} |"));
+                }
+            }
+        }
+
+        return Task.FromResult(0);
+    }
+
+    private readonly record struct Times(TimeSpan Total, TimeSpan Producing, TimeSpan Flushing, TimeSpan Ending);
+
+    /// <summary>Produces <paramref name="records"/> records, committing every <paramref name="perTransaction"/> (0: not transactional).</summary>
+    private static Times Run(MockKafkaCluster cluster, string topic, int records, int perTransaction, CancellationToken ct)
+    {
+        // The forwarder's central producer settings (KafkaSettings.CentralProducer), without compression.
+        var config = KafkaTestHelpers.ProducerConfig(cluster.BootstrapServers);
+        config.LingerMs = 5;
+        config.BatchSize = 1_000_000;
+        config.QueueBufferingMaxMessages = 2_000_000;
+        config.QueueBufferingMaxKbytes = 1 << 21;
+        config.CompressionType = CompressionType.None;
+        config.EnableDeliveryReports = false;
+        if (perTransaction > 0)
+        {
+            config.TransactionalId = KafkaTestHelpers.UniqueName("txn-bench");
+        }
+
+        var timeout = TimeSpan.FromMinutes(1);
+        using var producer = new ProducerBuilder<byte[]?, byte[]?>(config).Build();
+        using var direct = DirectProducer.TryCreate(producer) ?? throw new InvalidOperationException("the direct produce path is not available");
+        if (perTransaction > 0)
+        {
+            producer.InitTransactions(timeout);
+        }
+
+        var key = new byte[8];
+        var record = new EdgeRecord(new SourcePosition("sensors-0000000001", 3, 1_795_581_716), 1_795_581_716_925, key, new byte[100]);
+        var site = "bench-0123456789ab"u8.ToArray();
+        var sourceTopic = "sensors-0000000001"u8.ToArray();
+        var lane = "bulk"u8.ToArray();
+        var producing = TimeSpan.Zero;
+        var flushing = TimeSpan.Zero;
+        var ending = TimeSpan.Zero;
+        var total = Stopwatch.StartNew();
+        var step = Stopwatch.StartNew();
+        for (var i = 0; i < records; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (perTransaction > 0 && i % perTransaction == 0)
+            {
+                producer.BeginTransaction();
+                step.Restart();
+            }
+
+            // librdkafka copies the key, so one array serves every record.
+            BinaryPrimitives.WriteInt64BigEndian(key, i);
+            if (direct.Produce(topic, record, site, sourceTopic, lane) is var code and not ErrorCode.NoError)
+            {
+                throw new KafkaException(new Error(code));
+            }
+
+            if (perTransaction > 0 && ((i + 1) % perTransaction == 0 || i + 1 == records))
+            {
+                producing += step.Elapsed;
+                step.Restart();
+                producer.Flush(timeout);
+                flushing += step.Elapsed;
+                step.Restart();
+                producer.CommitTransaction(timeout);
+                ending += step.Elapsed;
+            }
+        }
+
+        if (perTransaction == 0)
+        {
+            producing = step.Elapsed;
+            step.Restart();
+            if (producer.Flush(timeout) > 0)
+            {
+                throw new InvalidOperationException("the mock did not acknowledge every record");
+            }
+
+            flushing = step.Elapsed;
+        }
+
+        return new Times(total.Elapsed, producing, flushing, ending);
+    }
+
+    private static List<int> List(string[] args, string name, List<int> fallback) =>
+        BenchmarkArgs.Value(args, name) is { } v ? [.. v.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] : fallback;
+}
