@@ -447,7 +447,7 @@ public sealed class DrainService : BackgroundService
     /// broker threads send what lingers at once, as the commit's own flush does; when it ends, that flush finds
     /// nothing left to wait for.
     /// </summary>
-    private static TimeSpan AwaitQueueSent(IProducer<byte[]?, byte[]?> producer, TimeSpan timeout)
+    internal static TimeSpan AwaitQueueSent(IProducer<byte[]?, byte[]?> producer, TimeSpan timeout)
     {
         // Real time, as the producer's own wait: the waiting is real whatever clock the service was given.
         var started = Stopwatch.GetTimestamp();
