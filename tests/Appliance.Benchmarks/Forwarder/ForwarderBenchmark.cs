@@ -38,6 +38,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             Console.Error.WriteLine("--central-brokers: at least 1");
             return 2;
         }
+
         var forwarderDir = BenchmarkArgs.Value(args, "--forwarder-dir") ?? AppContext.BaseDirectory;
         using var sampler = args.Contains("--alloc-types") ? new AllocationSampler() : null;
         _sampler = sampler;
@@ -413,8 +414,11 @@ internal sealed class ForwarderBenchmark : IBenchmark
         Console.WriteLine($"    forwarder CPU µs per record by thread: {cpu.ByThread(end, count)}");
         // The two phases of the window: while the ingest runs the two cores are shared by ingest and drain; after it,
         // the drain sends what it had not sent yet alone, one transaction after the other.
+        // (When the drain finished within one look at the counters after the ingest, there is no second phase to show.)
         var alone = elapsed - ingested;
-        Console.WriteLine($"    forwarder phases: ingest and drain together {ingested.TotalSeconds:F2} s using {cpu.CoresUntil(split, ingested):F2} cores; then the drain alone {alone.TotalSeconds:F2} s for {count - deliveredAtSplit} records ({(count - deliveredAtSplit) / alone.TotalSeconds / 1000:F0}k/s) using {split.CoresUntil(end, sampled - ingested):F2} cores: {split.CoresByThread(end, sampled - ingested)}");
+        Console.WriteLine(ingested == TimeSpan.Zero
+            ? $"    forwarder phases: the drain delivered the last record within {PollInterval.TotalMilliseconds:F0} ms of the ingest taking it"
+            : $"    forwarder phases: ingest and drain together {ingested.TotalSeconds:F2} s using {cpu.CoresUntil(split, ingested):F2} cores; then the drain alone {alone.TotalSeconds:F2} s for {count - deliveredAtSplit} records ({(count - deliveredAtSplit) / alone.TotalSeconds / 1000:F0}k/s) using {split.CoresUntil(end, sampled - ingested):F2} cores: {split.CoresByThread(end, sampled - ingested)}");
         if (_sampler is not null)
         {
             Console.WriteLine($"      allocations {_sampler.Stop(count)}");
