@@ -459,17 +459,12 @@ public sealed class DrainService : BackgroundService
     {
         // Real time, as the producer's own wait: the waiting is real whatever clock the service was given.
         var started = Stopwatch.GetTimestamp();
-        while (producer.Flush(TimeSpan.Zero) > 0)
+        while (producer.Flush(TimeSpan.Zero) > 0 && Stopwatch.GetElapsedTime(started) < timeout)
         {
-            if (Stopwatch.GetElapsedTime(started) >= timeout)
-            {
-                // Not acknowledged in time: the commit reports it, at once.
-                return TimeSpan.Zero;
-            }
-
             Thread.Sleep(1);
         }
 
+        // Nothing left when the records were not acknowledged in time: the commit then reports it at once.
         var left = timeout - Stopwatch.GetElapsedTime(started);
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Appliance.Core.Records;
 using Appliance.Forwarder.Drain;
+using Appliance.Forwarder.Options;
 using Appliance.TestKit;
 using Confluent.Kafka;
 
@@ -15,7 +16,8 @@ namespace Appliance.Benchmarks.Produce;
 /// record still queued was sent and acknowledged. librdkafka sends one partition per ProduceRequest, with at most
 /// five requests in flight per broker connection for an idempotent producer, so that wait grows with the partitions
 /// a broker leads. This benchmark measures it alone, without the ingest, on an in-process mock cluster: 100 B keyed
-/// records with the forwarder's provenance header through its direct produce path, once with an idempotent producer
+/// records with the forwarder's provenance header through its direct produce path and the drain's producer settings
+/// (<see cref="KafkaSettings.CentralProducer"/>, without compression), once with an idempotent producer
 /// that never stops (the bridge's pipeline: one flush at the end) and once per transaction size, for each number of
 /// brokers and partitions. Per transaction size it prints the time spent producing, waiting for the queued records
 /// and ending the transaction, once waiting with librdkafka's flush (as <c>CommitTransaction</c> does by itself) and
@@ -76,17 +78,13 @@ internal sealed class TransactionBenchmark : IBenchmark
     /// </summary>
     private static Times Run(MockKafkaCluster cluster, string topic, int records, int perTransaction, bool drainWait, CancellationToken ct)
     {
-        // The forwarder's central producer settings (KafkaSettings.CentralProducer), without compression.
-        var config = KafkaTestHelpers.ProducerConfig(cluster.BootstrapServers);
-        config.LingerMs = 5;
-        config.BatchSize = 1_000_000;
-        config.QueueBufferingMaxMessages = 2_000_000;
-        config.QueueBufferingMaxKbytes = 1 << 21;
-        config.CompressionType = CompressionType.None;
-        config.EnableDeliveryReports = false;
-        if (perTransaction > 0)
+        // The drain's own producer settings (exactly once, no delivery reports), without compression; the producer
+        // that never stops is the same without a transactional id.
+        var central = new CentralOptions { BootstrapServers = cluster.BootstrapServers, Compression = UplinkCompression.None, TransactionalId = KafkaTestHelpers.UniqueName("txn-bench") };
+        var config = KafkaSettings.CentralProducer(central, "bench");
+        if (perTransaction == 0)
         {
-            config.TransactionalId = KafkaTestHelpers.UniqueName("txn-bench");
+            config.TransactionalId = null;
         }
 
         var timeout = TimeSpan.FromMinutes(1);
