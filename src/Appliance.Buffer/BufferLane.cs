@@ -30,7 +30,7 @@ public sealed class BufferLane : IDisposable
     // the buffer-wide resume points: the recovered per-lane positions are not a consistent cut across lanes (after a
     // crash one lane may hold a later offset of a partition than another lane kept), while within one process ingest
     // runs in offset order from the recovered resume point.
-    private readonly Dictionary<SourcePartition, long> _sessionNext = [];
+    private readonly Dictionary<SourcePartition, long> _sessionNext = new(new SourcePartitionComparer());
     private LaneState _durableState;
     private long _version;
     private long _durableVersion;
@@ -56,7 +56,7 @@ public sealed class BufferLane : IDisposable
         _state = recovered;
         _durableState = recovered.Clone();
         _begin = log.BeginAddress;
-        _replayRemaining = new Dictionary<SourcePartition, int>(recovered.LastOffsetCounts);
+        _replayRemaining = new Dictionary<SourcePartition, int>(recovered.LastOffsetCounts, new SourcePartitionComparer());
         Reader = new LaneReader(this);
     }
 

@@ -12,11 +12,13 @@ internal sealed class LaneState
 {
     private const byte CookieVersion = 1;
 
+    // NextOffsets and LastOffsetCounts are looked up at every append: see SourcePartitionComparer.
+
     /// <summary>Per source partition routed to this lane: one past the highest offset appended (or dropped).</summary>
-    public Dictionary<SourcePartition, long> NextOffsets { get; } = [];
+    public Dictionary<SourcePartition, long> NextOffsets { get; } = new(new SourcePartitionComparer());
 
     /// <summary>Per source partition: how many entries carry the highest offset (one input may yield several outputs).</summary>
-    public Dictionary<SourcePartition, int> LastOffsetCounts { get; } = [];
+    public Dictionary<SourcePartition, int> LastOffsetCounts { get; } = new(new SourcePartitionComparer());
 
     /// <summary>Top lane only: the buffer-wide resume points (every record below them is durable in its lane).</summary>
     public Dictionary<SourcePartition, long> ResumePoints { get; } = [];

@@ -1,6 +1,7 @@
 using Appliance.Buffer;
 using Appliance.Core.Records;
 using Appliance.Forwarder.Hosting;
+using Appliance.Forwarder.Kafka;
 using Appliance.Forwarder.Operations;
 using Appliance.Forwarder.Options;
 using Confluent.Kafka;
@@ -37,7 +38,8 @@ public sealed class IngestService : BackgroundService
     private int _edgeErrors;
 
     // State below is touched only by the ingest thread (including the rebalance callbacks, which run inside Consume).
-    private readonly Dictionary<TopicPartition, long> _next = [];
+    // Written for every record taken: see PartitionKeyComparer.
+    private readonly Dictionary<TopicPartition, long> _next = new(new TopicPartitionComparer());
     private Task<ListOffsetsResult>? _endOffsets;
     private readonly Dictionary<TopicPartition, string> _pausedLaneOf = [];
     private readonly Dictionary<TopicPartition, long> _seekOnResume = [];
