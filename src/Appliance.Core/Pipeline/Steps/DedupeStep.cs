@@ -56,21 +56,8 @@ internal sealed class DedupeStep(long windowMs, long latenessMs, EventTime event
         }
     }
 
-    public (long? OldestOpenOffset, long ClockMs) GetState(SourcePartition partition)
-    {
-        if (!_partitions.TryGetValue(partition, out var state))
-        {
-            return (null, long.MinValue);
-        }
-
-        if (state.ByFirstOffset.Count == 0)
-        {
-            return (null, state.Clock);
-        }
-
-        var oldest = state.ByFirstOffset.First().Value;
-        return (oldest.FirstOffset, oldest.ClockAtOpen);
-    }
+    public (long? OldestOpenOffset, long ClockMs) GetState(SourcePartition partition) =>
+        PartitionState.StateOf(_partitions.GetValueOrDefault(partition));
 
     public void Restore(SourcePartition partition, long clockMs) => _partitions[partition] = new PartitionState { Clock = clockMs };
 
@@ -103,18 +90,14 @@ internal sealed class DedupeStep(long windowMs, long latenessMs, EventTime event
         return BinaryPrimitives.ReadUInt128LittleEndian(digest);
     }
 
-    private sealed class PartitionState
+    private sealed class PartitionState : WindowedPartitionState<Bucket>
     {
-        public long Clock { get; set; } = long.MinValue;
-
         public Dictionary<long, Bucket> Open { get; } = [];
 
         public PriorityQueue<Bucket, long> ByEnd { get; } = new();
-
-        public SortedDictionary<long, Bucket> ByFirstOffset { get; } = [];
     }
 
-    private sealed class Bucket(long start, long firstOffset, long clockAtOpen)
+    private sealed class Bucket(long start, long firstOffset, long clockAtOpen) : IOpenWindow
     {
         public long Start { get; } = start;
 

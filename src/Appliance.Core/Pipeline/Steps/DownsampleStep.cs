@@ -60,21 +60,8 @@ internal sealed class DownsampleStep(long windowMs, long latenessMs, EventTime e
         window.Add(context.Source.Offset, _scratch);
     }
 
-    public (long? OldestOpenOffset, long ClockMs) GetState(SourcePartition partition)
-    {
-        if (!_partitions.TryGetValue(partition, out var state))
-        {
-            return (null, long.MinValue);
-        }
-
-        if (state.ByFirstOffset.Count == 0)
-        {
-            return (null, state.Clock);
-        }
-
-        var oldest = state.ByFirstOffset.First().Value;
-        return (oldest.FirstOffset, oldest.ClockAtOpen);
-    }
+    public (long? OldestOpenOffset, long ClockMs) GetState(SourcePartition partition) =>
+        PartitionState.StateOf(_partitions.GetValueOrDefault(partition));
 
     public void Restore(SourcePartition partition, long clockMs)
     {
@@ -134,15 +121,11 @@ internal sealed class DownsampleStep(long windowMs, long latenessMs, EventTime e
         }
     }
 
-    private sealed class PartitionState
+    private sealed class PartitionState : WindowedPartitionState<Window>
     {
-        public long Clock { get; set; } = long.MinValue;
-
         public Dictionary<(string Key, long Start), Window> Open { get; } = [];
 
         public PriorityQueue<Window, (long End, long FirstOffset)> ByEnd { get; } = new();
-
-        public SortedDictionary<long, Window> ByFirstOffset { get; } = [];
     }
 
     private sealed class Field
@@ -158,7 +141,7 @@ internal sealed class DownsampleStep(long windowMs, long latenessMs, EventTime e
         public double Last { get; set; }
     }
 
-    private sealed class Window(byte[]? key, string keyString, long start, long end, long firstOffset, long clockAtOpen)
+    private sealed class Window(byte[]? key, string keyString, long start, long end, long firstOffset, long clockAtOpen) : IOpenWindow
     {
         private readonly Dictionary<string, Field> _fields = new(StringComparer.Ordinal);
         private readonly List<string> _order = [];

@@ -68,3 +68,45 @@ internal interface IWindowedStep
     /// <summary>Starts a partition's state afresh with the given clock (before replaying from the checkpoint).</summary>
     void Restore(SourcePartition partition, long clockMs);
 }
+
+/// <summary>A window (or bucket) a windowed step holds open.</summary>
+internal interface IOpenWindow
+{
+    /// <summary>The source offset of the first record in it.</summary>
+    long FirstOffset { get; }
+
+    /// <summary>The step's clock just before that record was taken.</summary>
+    long ClockAtOpen { get; }
+}
+
+/// <summary>What a windowed step keeps per source partition whatever its windows hold: its clock and its open windows by first offset.</summary>
+/// <typeparam name="TWindow">The step's window type.</typeparam>
+internal abstract class WindowedPartitionState<TWindow>
+    where TWindow : IOpenWindow
+{
+    /// <summary>The highest event time seen in the partition.</summary>
+    public long Clock { get; set; } = long.MinValue;
+
+    /// <summary>The open windows by the offset of their first record.</summary>
+    public SortedDictionary<long, TWindow> ByFirstOffset { get; } = [];
+
+    /// <summary>
+    /// <see cref="IWindowedStep.GetState"/> of a partition: its oldest open window's first offset and the clock then,
+    /// else no offset and the clock now; (null, <see cref="long.MinValue"/>) for a partition not seen yet.
+    /// </summary>
+    public static (long? OldestOpenOffset, long ClockMs) StateOf(WindowedPartitionState<TWindow>? state)
+    {
+        if (state is null)
+        {
+            return (null, long.MinValue);
+        }
+
+        if (state.ByFirstOffset.Count == 0)
+        {
+            return (null, state.Clock);
+        }
+
+        var oldest = state.ByFirstOffset.First().Value;
+        return (oldest.FirstOffset, oldest.ClockAtOpen);
+    }
+}
