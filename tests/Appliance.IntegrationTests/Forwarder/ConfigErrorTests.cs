@@ -28,14 +28,21 @@ public sealed class ConfigErrorTests
         using var dir = new TempDirectory("fwd-config");
         var config = ValidConfig(dir);
         Apply(config, change);
+        var stderr = await StartRefusedAsync(dir, config, name);
+        Assert.Contains(expected, string.Join("\n", stderr), StringComparison.Ordinal);
+        Assert.StartsWith("appliance-forwarder: invalid configuration", stderr[0], StringComparison.Ordinal);
+    }
+
+    /// <summary>Starts the real forwarder with <paramref name="config"/>; asserts it exits with 78 (EX_CONFIG); returns its stderr lines.</summary>
+    private static async Task<IReadOnlyList<string>> StartRefusedAsync(TempDirectory dir, JsonNode config, string name)
+    {
         var path = dir.Combine("forwarder.json");
         await File.WriteAllTextAsync(path, config.ToJsonString());
         await using var child = ChildProcess.StartDotnet(Dll, ["--config", path]);
         var code = await child.WaitForExitAsync(TimeSpan.FromSeconds(60));
-        var stderr = string.Join("\n", child.StderrLines);
-        Assert.True(code == 78, $"{name}: exit code {code}\n{stderr}\n{string.Join("\n", child.StdoutLines)}");
-        Assert.Contains(expected, stderr, StringComparison.Ordinal);
-        Assert.StartsWith("appliance-forwarder: invalid configuration", child.StderrLines[0], StringComparison.Ordinal);
+        var stderr = child.StderrLines.ToList();
+        Assert.True(code == 78, $"{name}: exit code {code}\n{string.Join("\n", stderr)}\n{string.Join("\n", child.StdoutLines)}");
+        return stderr;
     }
 
     [Fact]
@@ -77,13 +84,7 @@ public sealed class ConfigErrorTests
         var config = ValidConfig(dir);
         config["Routes"]![0]!["Steps"] = new JsonArray(new JsonObject { ["Type"] = "filter", ["Expression"] = "value.temp > 3" });
         Apply(config, change);
-        var path = dir.Combine("forwarder.json");
-        await File.WriteAllTextAsync(path, config.ToJsonString());
-        await using var child = ChildProcess.StartDotnet(Dll, ["--config", path]);
-        var code = await child.WaitForExitAsync(TimeSpan.FromSeconds(60));
-        var stderr = string.Join("\n", child.StderrLines);
-        Assert.True(code == 78, $"{name}: exit code {code}\n{stderr}\n{string.Join("\n", child.StdoutLines)}");
-        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+        Assert.Contains(expected, string.Join("\n", await StartRefusedAsync(dir, config, name)), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -93,11 +94,7 @@ public sealed class ConfigErrorTests
         var config = ValidConfig(dir);
         Apply(config, "$.Routes[0].Lane=fast");
         Apply(config, "$.Site.Id=");
-        var path = dir.Combine("forwarder.json");
-        await File.WriteAllTextAsync(path, config.ToJsonString());
-        await using var child = ChildProcess.StartDotnet(Dll, ["--config", path]);
-        Assert.Equal(78, await child.WaitForExitAsync(TimeSpan.FromSeconds(60)));
-        var stderr = string.Join("\n", child.StderrLines);
+        var stderr = string.Join("\n", await StartRefusedAsync(dir, config, "two problems"));
         Assert.Contains("Routes:0:Lane", stderr, StringComparison.Ordinal);
         Assert.Contains("Site:Id", stderr, StringComparison.Ordinal);
     }
