@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Nodes;
 using Confluent.Kafka;
 
 namespace Appliance.TestKit;
@@ -28,6 +29,24 @@ public static class KafkaTestHelpers
         }
 
         return config;
+    }
+
+    /// <summary>
+    /// A forwarder configuration's <c>Edge:Kafka</c> or <c>Central:Kafka</c> section for <paramref name="cluster"/>:
+    /// the test's tuning in <paramref name="defaults"/>, then the cluster's own client properties (for a real cluster,
+    /// its security settings), which win.
+    /// </summary>
+    public static JsonObject ForwarderKafkaSection(this IKafkaTestCluster cluster, params (string Key, string Value)[] defaults)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        ArgumentNullException.ThrowIfNull(defaults);
+        var section = new JsonObject();
+        foreach (var (key, value) in defaults.Concat(cluster.ClientProperties.Select(kv => (kv.Key, kv.Value))))
+        {
+            section[key] = value;
+        }
+
+        return section;
     }
 
     /// <summary>

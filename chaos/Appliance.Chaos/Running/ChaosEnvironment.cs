@@ -215,18 +215,8 @@ public sealed class ChaosEnvironment : IAsyncDisposable
             routes.Add(new JsonObject { ["Topics"] = new JsonArray(l.EdgeTopic), ["Lane"] = l.Name });
         }
 
-        var edgeKafka = new JsonObject { ["fetch.queue.backoff.ms"] = "10" };
-        foreach (var (k, v) in Edge.ClientProperties)
-        {
-            edgeKafka[k] = v;
-        }
-
-        var centralKafka = new JsonObject();
-        foreach (var (k, v) in Central.ClientProperties)
-        {
-            centralKafka[k] = v;
-        }
-
+        var edgeKafka = Edge.ForwarderKafkaSection(("fetch.queue.backoff.ms", "10"));
+        var centralKafka = Central.ForwarderKafkaSection();
         return new JsonObject
         {
             ["Logging"] = new JsonObject { ["LogLevel"] = new JsonObject { ["Default"] = "Information", ["Microsoft"] = "Warning" } },

@@ -194,18 +194,8 @@ public sealed class RealForwarderOperationsTests
 
     private static string WriteConfig(TempDirectory dir, string site, IKafkaTestCluster edge, IKafkaTestCluster central, string topic, string checkpoints, long quotaBytes = 32L << 20)
     {
-        var edgeKafka = new JsonObject { ["fetch.queue.backoff.ms"] = "10" };
-        foreach (var (k, v) in edge.ClientProperties)
-        {
-            edgeKafka[k] = v;
-        }
-
-        var centralKafka = new JsonObject();
-        foreach (var (k, v) in central.ClientProperties)
-        {
-            centralKafka[k] = v;
-        }
-
+        var edgeKafka = edge.ForwarderKafkaSection(("fetch.queue.backoff.ms", "10"));
+        var centralKafka = central.ForwarderKafkaSection();
         var root = new JsonObject
         {
             ["Site"] = new JsonObject { ["Id"] = site },

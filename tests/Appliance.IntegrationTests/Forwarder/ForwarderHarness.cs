@@ -38,18 +38,8 @@ internal static class TestConfig
         }
 
         // The mock answers a fetch only after fetch.wait.max.ms when it has little data (default 500 ms): keep it short.
-        var edgeKafka = new JsonObject { ["fetch.queue.backoff.ms"] = "10", ["fetch.wait.max.ms"] = "20" };
-        foreach (var (k, v) in edge.ClientProperties)
-        {
-            edgeKafka[k] = v;
-        }
-
-        var centralKafka = new JsonObject();
-        foreach (var (k, v) in central.ClientProperties)
-        {
-            centralKafka[k] = v;
-        }
-
+        var edgeKafka = edge.ForwarderKafkaSection(("fetch.queue.backoff.ms", "10"), ("fetch.wait.max.ms", "20"));
+        var centralKafka = central.ForwarderKafkaSection();
         var root = new JsonObject
         {
             ["Logging"] = new JsonObject { ["LogLevel"] = new JsonObject { ["Default"] = "Information" } },
