@@ -94,21 +94,7 @@ public static class ScenarioCatalog
                 await c.LossAsync(10, TimeSpan.FromSeconds(5));
             },
         },
-        new()
-        {
-            Name = "forwarder-sigkill",
-            Description = "The forwarder SIGKILLed 4 times at random moments (at-least-once mode: the mock cannot hide aborted transactions).",
-            Delivery = "AtLeastOnce",
-            AbortsPossible = true,
-            Faults = async c =>
-            {
-                for (var i = 0; i < 4; i++)
-                {
-                    await c.WaitAsync(c.RandomSeconds(1.5, 3));
-                    await c.KillForwarderAsync(c.RandomSeconds(0.2, 1.5));
-                }
-            },
-        },
+        ForwarderKills("forwarder-sigkill", "The forwarder SIGKILLed 4 times at random moments (at-least-once mode: the mock cannot hide aborted transactions).", "AtLeastOnce", 4, (1.5, 3), (0.2, 1.5)),
         GracefulRestarts("forwarder-sigterm", "The forwarder stopped gracefully (SIGTERM) and restarted 2 times, exactly-once mode.", 2, 2, 3),
         DiskFull(
             "disk-full",
@@ -138,24 +124,7 @@ public static class ScenarioCatalog
             // (at-least-once on the mock) outruns the verifier's reader.
             Partitions = 48,
             RecordBytes = 1000,
-            Faults = async c =>
-            {
-                var net = c.Env.Network ?? throw new InvalidOperationException("nftables unavailable");
-                net.Partition(PartitionKind.Blackhole);
-                c.Counters.BlackholePartitions++;
-                c.Event("outage (blackhole) begins");
-                try
-                {
-                    await c.BurstAsync(100L << 20, 20L << 20);
-                    await c.WaitAsync(TimeSpan.FromSeconds(2));
-                    c.TrackBacklog();
-                }
-                finally
-                {
-                    net.Heal();
-                    c.Event("outage healed");
-                }
-            },
+            Faults = c => BlackholedBurstAsync(c, "outage", 100L << 20, 20L << 20, TimeSpan.FromSeconds(2)),
         },
     ];
 
@@ -186,35 +155,8 @@ public static class ScenarioCatalog
                 }
             },
         },
-        new()
-        {
-            Name = "forwarder-sigkill-32",
-            Description = "32 SIGKILLs of the forwarder at random moments (3-10 s apart), at-least-once mode.",
-            Delivery = "AtLeastOnce",
-            AbortsPossible = true,
-            Faults = async c =>
-            {
-                for (var i = 0; i < 32; i++)
-                {
-                    await c.WaitAsync(c.RandomSeconds(3, 10));
-                    await c.KillForwarderAsync(c.RandomSeconds(0.1, 3));
-                }
-            },
-        },
-        new()
-        {
-            Name = "forwarder-sigkill-eos",
-            Description = "6 SIGKILLs in exactly-once mode (loss and order strict; duplicates not checkable on the mock).",
-            AbortsPossible = true,
-            Faults = async c =>
-            {
-                for (var i = 0; i < 6; i++)
-                {
-                    await c.WaitAsync(c.RandomSeconds(3, 8));
-                    await c.KillForwarderAsync(c.RandomSeconds(0.1, 2));
-                }
-            },
-        },
+        ForwarderKills("forwarder-sigkill-32", "32 SIGKILLs of the forwarder at random moments (3-10 s apart), at-least-once mode.", "AtLeastOnce", 32, (3, 10), (0.1, 3)),
+        ForwarderKills("forwarder-sigkill-eos", "6 SIGKILLs in exactly-once mode (loss and order strict; duplicates not checkable on the mock).", "ExactlyOnce", 6, (3, 8), (0.1, 2)),
         new()
         {
             Name = "central-restarts-12",
@@ -310,26 +252,52 @@ public static class ScenarioCatalog
             BufferBudgetBytes = 3L << 30,
             BulkQuotaBytes = 2L << 30,
             DrainTimeout = TimeSpan.FromMinutes(15),
-            Faults = async c =>
-            {
-                var net = c.Env.Network ?? throw new InvalidOperationException("nftables unavailable");
-                net.Partition(PartitionKind.Blackhole);
-                c.Counters.BlackholePartitions++;
-                c.Event("long outage (blackhole) begins");
-                try
-                {
-                    await c.BurstAsync(1100L << 20, 15L << 20);
-                    await c.WaitAsync(TimeSpan.FromSeconds(10));
-                    c.TrackBacklog();
-                }
-                finally
-                {
-                    net.Heal();
-                    c.Event("long outage healed");
-                }
-            },
+            Faults = c => BlackholedBurstAsync(c, "long outage", 1100L << 20, 15L << 20, TimeSpan.FromSeconds(10)),
         },
     ];
+
+    /// <summary>
+    /// SIGKILLs of the forwarder, <paramref name="kills"/> times: each after it ran for a random time in
+    /// <paramref name="running"/> seconds, and restarted after a random time in <paramref name="down"/> seconds.
+    /// </summary>
+    private static Scenario ForwarderKills(string name, string description, string delivery, int kills, (double Min, double Max) running, (double Min, double Max) down) => new()
+    {
+        Name = name,
+        Description = description,
+        Delivery = delivery,
+        AbortsPossible = true,
+        Faults = async c =>
+        {
+            for (var i = 0; i < kills; i++)
+            {
+                await c.WaitAsync(c.RandomSeconds(running.Min, running.Max));
+                await c.KillForwarderAsync(c.RandomSeconds(down.Min, down.Max));
+            }
+        },
+    };
+
+    /// <summary>
+    /// Central blackholed while <paramref name="bytes"/> are produced on top of the load at <paramref name="bytesPerSecond"/>,
+    /// then <paramref name="settle"/> more, the backlog tracked, and healed (also when the burst fails).
+    /// </summary>
+    private static async Task BlackholedBurstAsync(ScenarioContext c, string label, long bytes, long bytesPerSecond, TimeSpan settle)
+    {
+        var net = c.Env.Network ?? throw new InvalidOperationException("nftables unavailable");
+        net.Partition(PartitionKind.Blackhole);
+        c.Counters.BlackholePartitions++;
+        c.Event($"{label} (blackhole) begins");
+        try
+        {
+            await c.BurstAsync(bytes, bytesPerSecond);
+            await c.WaitAsync(settle);
+            c.TrackBacklog();
+        }
+        finally
+        {
+            net.Heal();
+            c.Event($"{label} healed");
+        }
+    }
 
     /// <summary>SIGTERM restarts of the forwarder, <paramref name="restarts"/> times, a random gap between them.</summary>
     private static Scenario GracefulRestarts(string name, string description, int restarts, double minGapSeconds, double maxGapSeconds) => new()
