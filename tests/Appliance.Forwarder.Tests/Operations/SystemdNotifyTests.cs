@@ -20,109 +20,81 @@ public sealed class SystemdNotifyTests
     [Fact]
     public async Task NotifyProtocol_HealthyThenFaultedThenHealed_ReadyPingsOnlyWhileHealthyStopping()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "sdn-" + Guid.NewGuid().ToString("N")[..10]);
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, "notify.sock");
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        socket.Bind(new UnixDomainSocketEndPoint(path));
-        Environment.SetEnvironmentVariable("NOTIFY_SOCKET", path);
-        Environment.SetEnvironmentVariable("WATCHDOG_USEC", "2000000");
-        Environment.SetEnvironmentVariable("WATCHDOG_PID", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var notify = new NotifySocket(watchdogUsec: "2000000");
+        var socket = notify.Socket;
+        var host = await OperationsTestHost.StartAsync(configure: AsUnderSystemd);
+        var stopped = false;
         try
         {
-            var host = await OperationsTestHost.StartAsync(configure: AsUnderSystemd);
-            var stopped = false;
-            try
+            var watchdog = host.Host.Services.GetRequiredService<SystemdWatchdog>();
+            var seen = new List<string>();
+            // READY=1 comes from AddSystemd's lifetime, the first WATCHDOG=1 from our watchdog's first evaluation; either may come first.
+            while (!(seen.Contains("READY=1") && seen.Contains("WATCHDOG=1")))
             {
-                var watchdog = host.Host.Services.GetRequiredService<SystemdWatchdog>();
-                var seen = new List<string>();
-                // READY=1 comes from AddSystemd's lifetime, the first WATCHDOG=1 from our watchdog's first evaluation; either may come first.
-                while (!(seen.Contains("READY=1") && seen.Contains("WATCHDOG=1")))
-                {
-                    seen.Add(await ReceiveAsync(socket));
-                }
-
-                Assert.Equal(TimeSpan.FromSeconds(1), watchdog.Interval);
-                await WaitForTicksAsync(watchdog, 1);
-
-                // Healthy: one ping per interval.
-                host.Fake.Time.Advance(TimeSpan.FromSeconds(1));
-                Assert.Equal("WATCHDOG=1", await ReceiveAsync(socket));
-                await WaitForTicksAsync(watchdog, 2);
-                Assert.Equal(0, socket.Available);
-
-                // Faulted buffer: evaluations continue, pings stop.
-                host.Fake.Fault = "device error";
-                for (var i = 3; i <= 6; i++)
-                {
-                    host.Fake.Time.Advance(TimeSpan.FromSeconds(1));
-                    await WaitForTicksAsync(watchdog, i);
-                }
-
-                Assert.Equal(0, socket.Available);
-                Assert.Equal(2, watchdog.Pings);
-
-                // Healed: pings resume.
-                host.Fake.Fault = null;
-                host.Fake.Time.Advance(TimeSpan.FromSeconds(1));
-                Assert.Equal("WATCHDOG=1", await ReceiveAsync(socket));
-                await WaitForTicksAsync(watchdog, 7);
-
-                await host.Host.StopAsync();
-                stopped = true;
-                var after = new List<string>();
-                while (!after.Contains("STOPPING=1"))
-                {
-                    after.Add(await ReceiveAsync(socket));
-                }
-
-                Assert.DoesNotContain("WATCHDOG=1", after);
+                seen.Add(await ReceiveAsync(socket));
             }
-            finally
+
+            Assert.Equal(TimeSpan.FromSeconds(1), watchdog.Interval);
+            await WaitForTicksAsync(watchdog, 1);
+
+            // Healthy: one ping per interval.
+            host.Fake.Time.Advance(TimeSpan.FromSeconds(1));
+            Assert.Equal("WATCHDOG=1", await ReceiveAsync(socket));
+            await WaitForTicksAsync(watchdog, 2);
+            Assert.Equal(0, socket.Available);
+
+            // Faulted buffer: evaluations continue, pings stop.
+            host.Fake.Fault = "device error";
+            for (var i = 3; i <= 6; i++)
             {
-                if (!stopped)
-                {
-                    await host.Host.StopAsync();
-                }
-
-                await host.DisposeAsync();
+                host.Fake.Time.Advance(TimeSpan.FromSeconds(1));
+                await WaitForTicksAsync(watchdog, i);
             }
+
+            Assert.Equal(0, socket.Available);
+            Assert.Equal(2, watchdog.Pings);
+
+            // Healed: pings resume.
+            host.Fake.Fault = null;
+            host.Fake.Time.Advance(TimeSpan.FromSeconds(1));
+            Assert.Equal("WATCHDOG=1", await ReceiveAsync(socket));
+            await WaitForTicksAsync(watchdog, 7);
+
+            await host.Host.StopAsync();
+            stopped = true;
+            var after = new List<string>();
+            while (!after.Contains("STOPPING=1"))
+            {
+                after.Add(await ReceiveAsync(socket));
+            }
+
+            Assert.DoesNotContain("WATCHDOG=1", after);
         }
         finally
         {
-            Environment.SetEnvironmentVariable("NOTIFY_SOCKET", null);
-            Environment.SetEnvironmentVariable("WATCHDOG_USEC", null);
-            Environment.SetEnvironmentVariable("WATCHDOG_PID", null);
-            Directory.Delete(dir, recursive: true);
+            if (!stopped)
+            {
+                await host.Host.StopAsync();
+            }
+
+            await host.DisposeAsync();
         }
     }
 
     [Fact]
     public async Task Watchdog_NoWatchdogUsec_StaysInert()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "sdn-" + Guid.NewGuid().ToString("N")[..10]);
-        Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, "notify.sock");
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        socket.Bind(new UnixDomainSocketEndPoint(path));
-        Environment.SetEnvironmentVariable("NOTIFY_SOCKET", path);
-        try
+        using var notify = new NotifySocket(watchdogUsec: null);
+        var socket = notify.Socket;
+        await using (var host = await OperationsTestHost.StartAsync(configure: AsUnderSystemd))
         {
-            await using (var host = await OperationsTestHost.StartAsync(configure: AsUnderSystemd))
-            {
-                Assert.Equal("READY=1", await ReceiveAsync(socket));
-                var watchdog = host.Host.Services.GetRequiredService<SystemdWatchdog>();
-                Assert.Null(watchdog.Interval);
-                host.Fake.Time.Advance(TimeSpan.FromMinutes(5));
-                await host.Host.StopAsync();
-                Assert.Equal("STOPPING=1", await ReceiveAsync(socket));
-                Assert.Equal(0, watchdog.Pings);
-            }
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("NOTIFY_SOCKET", null);
-            Directory.Delete(dir, recursive: true);
+            Assert.Equal("READY=1", await ReceiveAsync(socket));
+            var watchdog = host.Host.Services.GetRequiredService<SystemdWatchdog>();
+            Assert.Null(watchdog.Interval);
+            host.Fake.Time.Advance(TimeSpan.FromMinutes(5));
+            await host.Host.StopAsync();
+            Assert.Equal("STOPPING=1", await ReceiveAsync(socket));
+            Assert.Equal(0, watchdog.Pings);
         }
     }
 
@@ -149,6 +121,40 @@ public sealed class SystemdNotifyTests
     {
         services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
         services.AddSingleton<IHostLifetime, SystemdLifetime>();
+    }
+
+    /// <summary>
+    /// A datagram socket standing in for systemd's notify socket, named in NOTIFY_SOCKET (and the watchdog variables
+    /// for this process when <c>watchdogUsec</c> is given); disposing clears the variables and removes the socket.
+    /// </summary>
+    private sealed class NotifySocket : IDisposable
+    {
+        private readonly string _dir = Path.Combine(Path.GetTempPath(), "sdn-" + Guid.NewGuid().ToString("N")[..10]);
+
+        public NotifySocket(string? watchdogUsec)
+        {
+            Directory.CreateDirectory(_dir);
+            var path = Path.Combine(_dir, "notify.sock");
+            Socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+            Socket.Bind(new UnixDomainSocketEndPoint(path));
+            Environment.SetEnvironmentVariable("NOTIFY_SOCKET", path);
+            if (watchdogUsec is not null)
+            {
+                Environment.SetEnvironmentVariable("WATCHDOG_USEC", watchdogUsec);
+                Environment.SetEnvironmentVariable("WATCHDOG_PID", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+
+        public Socket Socket { get; }
+
+        public void Dispose()
+        {
+            Environment.SetEnvironmentVariable("NOTIFY_SOCKET", null);
+            Environment.SetEnvironmentVariable("WATCHDOG_USEC", null);
+            Environment.SetEnvironmentVariable("WATCHDOG_PID", null);
+            Socket.Dispose();
+            Directory.Delete(_dir, recursive: true);
+        }
     }
 
     private static async Task<string> ReceiveAsync(Socket socket)
