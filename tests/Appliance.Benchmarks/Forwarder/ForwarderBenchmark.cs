@@ -175,8 +175,17 @@ internal sealed class ForwarderBenchmark : IBenchmark
         public static CpuSample Now()
         {
             using var self = System.Diagnostics.Process.GetCurrentProcess();
+            return new CpuSample(self.TotalProcessorTime, ThreadsOf("/proc/self/task"), [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)], GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes(), MinorFaultsOfThisProcess());
+        }
+
+        /// <summary>Another process's CPU time, in all and by thread (no managed-heap figures: those are this process's).</summary>
+        public static CpuSample Of(int pid) => new(ProcessCpu(pid), ThreadsOf($"/proc/{pid}/task"), [0, 0, 0], TimeSpan.Zero, 0, 0);
+
+        /// <summary>Each thread's name and CPU nanoseconds so far, by thread id, from a process's <c>task</c> directory.</summary>
+        private static Dictionary<int, (string Name, long Nanos)> ThreadsOf(string taskDirectory)
+        {
             var threads = new Dictionary<int, (string, long)>();
-            foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+            foreach (var task in Directory.EnumerateDirectories(taskDirectory))
             {
                 try
                 {
@@ -191,8 +200,15 @@ internal sealed class ForwarderBenchmark : IBenchmark
                 }
             }
 
-            return new CpuSample(self.TotalProcessorTime, threads, [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)], GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes(), MinorFaultsOfThisProcess());
+            return threads;
         }
+
+        /// <summary>The process's CPU time since this sample.</summary>
+        public TimeSpan Until(CpuSample end) => end.Process - Process;
+
+        /// <summary>CPU µs per record by thread name (as <see cref="ByThread"/> groups them) between this sample and <paramref name="end"/>.</summary>
+        public string ThreadsPerRecord(CpuSample end, double records) =>
+            string.Join(" | ", ByThreadName(end, nanos => nanos / 1000.0 / records, 0.05));
 
         /// <summary>
         /// Per record: process CPU, without the mock clusters' threads (librdkafka names them <c>rdk:mock</c>: the rest is
@@ -213,7 +229,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         /// process: for the forwarder window that is the forwarder, as the mocks allocate nothing managed).
         /// </summary>
         public string ByThread(CpuSample end, double records) =>
-            string.Join(" | ", ByThreadName(end, nanos => nanos / 1000.0 / records, 0.05))
+            ThreadsPerRecord(end, records)
             + $"\n      GC: {end.Collections[0] - Collections[0]} / {end.Collections[1] - Collections[1]} / {end.Collections[2] - Collections[2]} collections of gen0 / gen1 / gen2, paused {(end.GcPause - GcPause).TotalMicroseconds / records:F2} µs and allocated {(end.Allocated - Allocated) / records:F0} B per record; {(double)(end.MinorFaults - MinorFaults) / records:F2} minor page faults per record";
 
         /// <summary>The process's CPU time between this sample and <paramref name="end"/> in cores: CPU seconds per second of <paramref name="wall"/>.</summary>
@@ -567,15 +583,17 @@ internal sealed class ForwarderBenchmark : IBenchmark
             var firstBytes = Math.Min(1L << 30, backlogBytes / 2);
             var gcAtRestart = await metrics.CollectionsAsync(ct);
             var drainStart = sw.Elapsed;
-            var drainCpu = ProcessCpu(fwd.Id);
+            var drainCpuStart = CpuSample.Of(fwd.Id);
             long peakDrainRss = 0;
             await WaitForDrainedAsync(metrics, firstBytes, sw, TimeSpan.FromMinutes(20), ct, () => peakDrainRss = Math.Max(peakDrainRss, ProcessRss(fwd.Id)));
             var firstTime = sw.Elapsed - drainStart;
-            drainCpu = ProcessCpu(fwd.Id) - drainCpu;
+            var drainCpuEnd = CpuSample.Of(fwd.Id);
+            var drainCpu = drainCpuStart.Until(drainCpuEnd);
             var restartLatency = afterRestart.Stop();
             var restartTimings = PhaseTimings(fwd.StdoutLines.Skip(restartLines));
             var gcAfterRestart = await metrics.CollectionsAsync(ct);
             Console.WriteLine($"drain after the restart: first {firstBytes >> 20} MiB in {firstTime.TotalSeconds:F1} s = {firstBytes / 1e6 / firstTime.TotalSeconds:F1} MB/s payload, {firstBytes / size / firstTime.TotalSeconds:F0} rec/s, forwarder CPU {drainCpu.TotalMicroseconds / (firstBytes / size):F1} µs per record (drain only); critical latency meanwhile (from the first delivery on; includes the new process's warm-up): {Describe(restartLatency)}");
+            Console.WriteLine($"    forwarder CPU µs per record by thread, drain after the restart: {drainCpuStart.ThreadsPerRecord(drainCpuEnd, firstBytes / size)}");
 
             // Reconnection under the remaining backlog: central down for 5 s while the forwarder keeps running.
             var outage = TimeSpan.FromSeconds(5);
@@ -591,14 +609,16 @@ internal sealed class ForwarderBenchmark : IBenchmark
             var gcAtReconnect = await metrics.CollectionsAsync(ct);
             var resumed = sw.Elapsed - up;
             var restStart = sw.Elapsed;
-            var restCpu = ProcessCpu(fwd.Id);
+            var restCpuStart = CpuSample.Of(fwd.Id);
             await WaitForDrainedAsync(metrics, backlogBytes, sw, TimeSpan.FromMinutes(20), ct, () => peakDrainRss = Math.Max(peakDrainRss, ProcessRss(fwd.Id)));
             var restTime = sw.Elapsed - restStart;
-            restCpu = ProcessCpu(fwd.Id) - restCpu;
+            var restCpuEnd = CpuSample.Of(fwd.Id);
+            var restCpu = restCpuStart.Until(restCpuEnd);
             var reconnectLatency = afterReconnect.Stop();
             var reconnectTimings = PhaseTimings(fwd.StdoutLines.Skip(reconnectLines));
             var gcAfterReconnect = await metrics.CollectionsAsync(ct);
             Console.WriteLine($"central down {outage.TotalSeconds:F0} s with {(backlogBytes - before) >> 20} MiB still buffered; deliveries resumed {resumed.TotalMilliseconds:F0} ms after central came back; the remaining {(backlogBytes - before) >> 20} MiB drained in {restTime.TotalSeconds:F1} s = {(backlogBytes - before) / 1e6 / restTime.TotalSeconds:F1} MB/s, forwarder CPU {restCpu.TotalMicroseconds / ((backlogBytes - before) / size):F1} µs per record (drain only)");
+            Console.WriteLine($"    forwarder CPU µs per record by thread, drain after the reconnection: {restCpuStart.ThreadsPerRecord(restCpuEnd, (backlogBytes - before) / size)}");
             Console.WriteLine($"critical latency after the reconnection, while the backlog drained (produce at edge -> read at central): {Describe(reconnectLatency)}");
             Console.WriteLine($"forwarder RSS peak while draining: {peakDrainRss >> 20} MiB");
             // Whether a blocking collection falls into a phase with a latency outlier (the forwarder's own counters).
