@@ -18,4 +18,8 @@ internal static class BenchmarkArgs
     /// <summary>The integer after <paramref name="name"/>, or <paramref name="fallback"/> when the option is absent.</summary>
     public static int Int(string[] args, string name, int fallback) =>
         Value(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+    /// <summary>The comma-separated integers after <paramref name="name"/> (<c>--brokers 1,3</c>), or <paramref name="fallback"/> when the option is absent.</summary>
+    public static List<int> Ints(string[] args, string name, List<int> fallback) =>
+        Value(args, name) is { } v ? [.. v.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] : fallback;
 }

@@ -233,7 +233,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             + $"\n      GC: {end.Collections[0] - Collections[0]} / {end.Collections[1] - Collections[1]} / {end.Collections[2] - Collections[2]} collections of gen0 / gen1 / gen2, paused {(end.GcPause - GcPause).TotalMicroseconds / records:F2} µs and allocated {(end.Allocated - Allocated) / records:F0} B per record; {(double)(end.MinorFaults - MinorFaults) / records:F2} minor page faults per record";
 
         /// <summary>The process's CPU time between this sample and <paramref name="end"/> in cores: CPU seconds per second of <paramref name="wall"/>.</summary>
-        public double CoresUntil(CpuSample end, TimeSpan wall) => (end.Process - Process) / wall;
+        public double CoresUntil(CpuSample end, TimeSpan wall) => Until(end) / wall;
 
         /// <summary>Cores used by thread name (as <see cref="ByThread"/> groups them) between this sample and <paramref name="end"/>, <paramref name="wall"/> apart.</summary>
         public string CoresByThread(CpuSample end, TimeSpan wall) =>

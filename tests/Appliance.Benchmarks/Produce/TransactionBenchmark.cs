@@ -33,9 +33,9 @@ internal sealed class TransactionBenchmark : IBenchmark
     public Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
         var records = BenchmarkArgs.Int(args, "--records", 600_000);
-        var brokerCounts = List(args, "--brokers", [1, 3]);
-        var partitionCounts = List(args, "--partitions", [4, 35]);
-        var sizes = List(args, "--per-transaction", [4_000, 20_000, 80_000]);
+        var brokerCounts = BenchmarkArgs.Ints(args, "--brokers", [1, 3]);
+        var partitionCounts = BenchmarkArgs.Ints(args, "--partitions", [4, 35]);
+        var sizes = BenchmarkArgs.Ints(args, "--per-transaction", [4_000, 20_000, 80_000]);
         Console.WriteLine($"{records} records of 100 B with the provenance header, keyed over the partitions; the rate is from the first record produced to the last one acknowledged (committed)");
         Console.WriteLine("| brokers | partitions | records per transaction | waiting with | records/s | producing s | waiting for the queue s | ending the transactions s | wait per transaction ms |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
@@ -155,7 +155,4 @@ internal sealed class TransactionBenchmark : IBenchmark
 
         return new Times(total.Elapsed, producing, flushing, ending);
     }
-
-    private static List<int> List(string[] args, string name, List<int> fallback) =>
-        BenchmarkArgs.Value(args, name) is { } v ? [.. v.Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))] : fallback;
 }
