@@ -69,6 +69,14 @@ public sealed class BufferOptions
     [Range(20, 30)]
     public int SegmentSizeBits { get; set; } = 24;
 
+    /// <summary>
+    /// Delivered segment files each lane keeps for reuse instead of deleting them: the next new segment is one of them
+    /// renamed, so its disk blocks and cached pages are written over rather than allocated again. They take disk space
+    /// beyond the lanes' quotas (at most this many segments per lane). The default value is 2.
+    /// </summary>
+    [Range(0, 64)]
+    public int SpareSegments { get; set; } = 2;
+
     /// <summary>Log page size as a power of two. The default value is 20 (1 MiB).</summary>
     [Range(16, 24)]
     public int PageSizeBits { get; set; } = 20;
@@ -150,7 +158,7 @@ public sealed class BufferOptions
     public override string ToString()
     {
         var sb = new StringBuilder();
-        sb.Append(CultureInfo.InvariantCulture, $"dir={DataDirectory} budget={TotalBudgetBytes}B commit={CommitIntervalMs}ms/{CommitBytes}B segment=2^{SegmentSizeBits}B page=2^{PageSizeBits}B memory=2^{MemorySizeBits}B lanes=[");
+        sb.Append(CultureInfo.InvariantCulture, $"dir={DataDirectory} budget={TotalBudgetBytes}B commit={CommitIntervalMs}ms/{CommitBytes}B segment=2^{SegmentSizeBits}B spares={SpareSegments} page=2^{PageSizeBits}B memory=2^{MemorySizeBits}B lanes=[");
         for (var i = 0; i < Lanes.Count; i++)
         {
             var l = Lanes[i];

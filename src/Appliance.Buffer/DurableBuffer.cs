@@ -1,9 +1,11 @@
+using System.Buffers.Binary;
 using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using Appliance.Core.Records;
 using FASTER.core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Win32.SafeHandles;
 
 namespace Appliance.Buffer;
 
@@ -516,7 +518,7 @@ public sealed class DurableBuffer : IAsyncDisposable
         Directory.CreateDirectory(dir);
         var sw = Stopwatch.StartNew();
         var device = owner.Options.DeviceFactory?.Invoke(Path.Combine(dir, "log"))
-            ?? Devices.CreateLogDevice(Path.Combine(dir, "log"), preallocateFile: false, deleteOnClose: false, recoverDevice: true);
+            ?? new SegmentFileDevice(Path.Combine(dir, "log"), owner.Options.SpareSegments);
         LaneCommitManager commits;
         try
         {
@@ -568,7 +570,7 @@ public sealed class DurableBuffer : IAsyncDisposable
             var state = LaneState.Deserialize(log.RecoveredCookie, lo.Name);
             var lane = new BufferLane(owner, lo, priority, log, state, logger, commits);
             VerifyCommittedTail(lane, owner.Options.PageSizeBits);
-            ReportTornTail(lane, Path.Combine(dir, "log"), owner.Options.SegmentSizeBits, logger);
+            ReportTornTail(lane, Path.Combine(dir, "log"), owner.Options.SegmentSizeBits, owner.Options.PageSizeBits, logger);
             if (created)
             {
                 BufferLog.LaneCreated(logger, lo.Name);
@@ -615,50 +617,128 @@ public sealed class DurableBuffer : IAsyncDisposable
         }
     }
 
-    /// <summary>Logs how many bytes were written after the last commit and are now discarded (a torn tail).</summary>
-    private static void ReportTornTail(BufferLane lane, string basePath, int segmentSizeBits, ILogger logger)
+    /// <summary>
+    /// Logs the entries written after the last commit that recovery discards (a torn tail). Reads the segment files
+    /// directly: from the start of the page before the committed tail up to it, for the newest append time committed,
+    /// then on from the tail for as long as entries follow whose checksum holds and that were appended no earlier than
+    /// that. A recycled segment (<see cref="SegmentFileDevice"/>) still holds an earlier lap's entries beyond what was
+    /// written since; those were appended before anything committed since, which tells them apart. Other bytes after
+    /// the tail (a write cut short, or an earlier lap's) end the walk; recovery discards them either way.
+    /// </summary>
+    private static void ReportTornTail(BufferLane lane, string basePath, int segmentSizeBits, int pageSizeBits, ILogger logger)
     {
         var tail = lane.Log.CommittedUntilAddress;
-        var segment = tail >> segmentSizeBits;
-        var offsetInSegment = tail & ((1L << segmentSizeBits) - 1);
-        long lastNonZero = -1;
-        for (var seg = segment; ; seg++)
+        if (tail <= FirstAddress)
         {
-            var path = $"{basePath}.{seg}";
-            if (!File.Exists(path))
-            {
-                break;
-            }
-
-            using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-            var start = seg == segment ? offsetInSegment : 0;
-            if (fs.Length <= start)
-            {
-                continue;
-            }
-
-            fs.Position = start;
-            var buf = new byte[1 << 16];
-            long pos = start;
-            int n;
-            while ((n = fs.Read(buf, 0, buf.Length)) > 0)
-            {
-                for (var i = n - 1; i >= 0; i--)
-                {
-                    if (buf[i] != 0)
-                    {
-                        lastNonZero = ((seg - segment) << segmentSizeBits) + pos + i - offsetInSegment;
-                        break;
-                    }
-                }
-
-                pos += n;
-            }
+            return;
         }
 
-        if (lastNonZero >= 0)
+        using var files = new SegmentFiles(basePath, segmentSizeBits);
+        var address = Math.Max(FirstAddress, ((tail - 1) >> pageSizeBits) << pageSizeBits);
+        var newestCommitted = long.MinValue;
+        while (TryReadEntry(lane, files, pageSizeBits, tail, ref address, out var appendedAtMs))
         {
-            BufferLog.TornTailDiscarded(logger, lane.Name, lastNonZero + 1, tail);
+            newestCommitted = Math.Max(newestCommitted, appendedAtMs);
+        }
+
+        if (address != tail || newestCommitted == long.MinValue)
+        {
+            // Nothing committed left on disk to compare with (the lane's last entry was in a segment already removed).
+            return;
+        }
+
+        long entries = 0;
+        while (TryReadEntry(lane, files, pageSizeBits, long.MaxValue, ref address, out var appendedAtMs) && appendedAtMs >= newestCommitted)
+        {
+            entries++;
+        }
+
+        if (entries > 0)
+        {
+            BufferLog.TornTailDiscarded(logger, lane.Name, entries, address - tail, tail);
+        }
+    }
+
+    /// <summary>FASTER's first log address (the log begins there, not at 0).</summary>
+    private const long FirstAddress = 64;
+
+    /// <summary>
+    /// Reads the entry at <paramref name="address"/> from the segment files (moving to the next page when the rest of
+    /// the page is FASTER's zero padding) and advances past it; false when there is no readable entry there or it
+    /// would begin at or after <paramref name="limit"/>.
+    /// </summary>
+    private static bool TryReadEntry(BufferLane lane, SegmentFiles files, int pageSizeBits, long limit, ref long address, out long appendedAtMs)
+    {
+        appendedAtMs = 0;
+        var pageSize = 1L << pageSizeBits;
+        Span<byte> header = stackalloc byte[BufferLane.EntryHeaderBytes];
+        for (var jumped = false; address < limit; jumped = true)
+        {
+            var left = pageSize - (address & (pageSize - 1));
+            var length = left >= header.Length && files.Read(address, header) ? BinaryPrimitives.ReadInt32LittleEndian(header[8..]) : 0;
+            if (length > 0 && BufferLane.EntrySize(length) <= left)
+            {
+                var payload = new byte[length];
+                if (!files.Read(address + header.Length, payload))
+                {
+                    return false;
+                }
+
+                var next = address + BufferLane.EntrySize(length);
+                try
+                {
+                    appendedAtMs = lane.Decode(payload, length, address, next).AppendedAtMs;
+                }
+                catch (BufferCorruptionException)
+                {
+                    return false;
+                }
+
+                address = next;
+                return true;
+            }
+
+            if (length != 0 || jumped || left == pageSize)
+            {
+                return false;
+            }
+
+            address += left;
+        }
+
+        return false;
+    }
+
+    /// <summary>Positional reads of a lane's segment files by log address, each file opened once.</summary>
+    private sealed class SegmentFiles(string basePath, int segmentSizeBits) : IDisposable
+    {
+        private readonly Dictionary<long, SafeFileHandle?> _open = [];
+
+        public bool Read(long address, Span<byte> destination)
+        {
+            var segment = address >> segmentSizeBits;
+            var offset = address & ((1L << segmentSizeBits) - 1);
+            if (offset + destination.Length > 1L << segmentSizeBits)
+            {
+                return false;
+            }
+
+            if (!_open.TryGetValue(segment, out var handle))
+            {
+                var path = $"{basePath}.{segment}";
+                handle = File.Exists(path) ? File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete) : null;
+                _open[segment] = handle;
+            }
+
+            return handle is not null && RandomAccess.Read(handle, destination, offset) == destination.Length;
+        }
+
+        public void Dispose()
+        {
+            foreach (var handle in _open.Values)
+            {
+                handle?.Dispose();
+            }
         }
     }
 }

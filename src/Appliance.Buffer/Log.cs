@@ -11,8 +11,8 @@ internal static partial class BufferLog
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Lane {Lane} recovered in {ElapsedMs} ms: {Bytes} bytes, {Records} records buffered, begin {Begin}, committed tail {Tail}")]
     public static partial void LaneRecovered(ILogger logger, string lane, long elapsedMs, long bytes, long records, long begin, long tail);
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Lane {Lane}: discarded {Bytes} bytes of uncommitted (torn) tail after address {CommittedTail}; recovered to the last commit")]
-    public static partial void TornTailDiscarded(ILogger logger, string lane, long bytes, long committedTail);
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Lane {Lane}: discarded {Entries} entries ({Bytes} bytes) written after the last commit (a torn tail) at address {CommittedTail}; recovered to the last commit (they were never acknowledged as durable)")]
+    public static partial void TornTailDiscarded(ILogger logger, string lane, long entries, long bytes, long committedTail);
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Lane {Lane}: dropped {Records} records ({Reason})")]
     public static partial void Dropped(ILogger logger, string lane, long records, string reason);

@@ -52,23 +52,25 @@ public static class BufferInspector
         }
 
         var lanesDir = Path.Combine(directory, "lanes");
-        var rows = new List<string[]> { new[] { "LANE", "LOG FILES", "ON DISK", "LAST COMMIT (UTC)" } };
+        var rows = new List<string[]> { new[] { "LANE", "LOG FILES", "SPARE FILES", "ON DISK", "LAST COMMIT (UTC)" } };
         if (Directory.Exists(lanesDir))
         {
             foreach (var lane in Directory.EnumerateDirectories(lanesDir).OrderBy(d => d, StringComparer.Ordinal))
             {
                 var files = Directory.EnumerateFiles(lane, "*", SearchOption.AllDirectories).Select(f => new FileInfo(f)).ToList();
-                var logs = files.Where(f => f.Directory?.FullName == Path.GetFullPath(lane) && f.Name.StartsWith("log", StringComparison.Ordinal)).ToList();
+                var logs = files.Where(f => f.Directory?.FullName == Path.GetFullPath(lane) && f.Name.StartsWith("log.", StringComparison.Ordinal)).ToList();
+                var spares = logs.Count(f => f.Name.StartsWith("log.spare.", StringComparison.Ordinal));
                 var commits = files.Where(f => f.FullName.Contains($"{Path.DirectorySeparatorChar}commits{Path.DirectorySeparatorChar}", StringComparison.Ordinal)).ToList();
                 var lastCommit = commits.Count == 0 ? "-" : commits.Max(f => f.LastWriteTimeUtc).ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
-                rows.Add([Path.GetFileName(lane), logs.Count.ToString(CultureInfo.InvariantCulture), Formatting.Bytes(files.Sum(f => f.Length)), lastCommit]);
+                rows.Add([Path.GetFileName(lane), (logs.Count - spares).ToString(CultureInfo.InvariantCulture), spares.ToString(CultureInfo.InvariantCulture), Formatting.Bytes(files.Sum(f => f.Length)), lastCommit]);
             }
         }
 
         sb.Append('\n');
         sb.Append(rows.Count == 1 ? "No lane directories.\n" : Formatting.Table(rows));
         sb.Append("\nRead from files only (nothing was opened for writing). ON DISK counts whole log segments, which are\n");
-        sb.Append("reclaimed a segment at a time, so it overstates what is waiting. Buffered records and the oldest unsent\n");
+        sb.Append("reclaimed a segment at a time, and the spare files (delivered segments kept to be written over, at most\n");
+        sb.Append("Buffer:SpareSegments per lane), so it overstates what is waiting. Buffered records and the oldest unsent\n");
         sb.Append("age need the running service: appliancectl lanes\n");
         return sb.ToString();
     }

@@ -1,0 +1,277 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using FASTER.core;
+using Microsoft.Win32.SafeHandles;
+
+namespace Appliance.Buffer;
+
+/// <summary>
+/// A lane's log device: one file per FASTER segment (<c>log.N</c>), written with positional writes straight from
+/// FASTER's page memory and opened with <c>O_SYNC</c> (<see cref="FileOptions.WriteThrough"/>), as FASTER's own
+/// managed device opens them. Unlike that device it does not delete a segment FASTER has truncated: up to
+/// <c>spareSegments</c> of them are renamed to <c>log.spare.K</c> and the next new segment is a spare renamed back.
+/// Writing over a file that exists reuses its disk blocks and its pages in the page cache; a new file needs both
+/// allocated again, and on this project's VMs a fresh page costs a host fault (docs/buffer.md, "Segment files").
+/// A recycled segment holds the old bytes beyond what has been written since: FASTER never reads past the committed
+/// tail and clears the tail page from there on recovery, and <see cref="DurableBuffer"/> tells torn-tail bytes from
+/// old ones by the entry timestamps.
+/// </summary>
+internal sealed unsafe class SegmentFileDevice : StorageDeviceBase
+{
+    private const string SpareInfix = ".spare.";
+
+    private readonly string _directory;
+    private readonly string _name;
+    private readonly int _maxSpares;
+    private readonly ConcurrentDictionary<int, SafeFileHandle> _handles = new();
+    private readonly Queue<string> _spares = new();
+    private readonly Lock _gate = new();
+    private int _nextSpare;
+    private bool _disposed;
+
+    /// <summary>Opens (or creates) the device over the files named <paramref name="basePath"/>.N.</summary>
+    public SegmentFileDevice(string basePath, int spareSegments)
+        : base(basePath, 512, Devices.CAPACITY_UNSPECIFIED)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(spareSegments);
+        _directory = Path.GetDirectoryName(Path.GetFullPath(basePath))!;
+        _name = Path.GetFileName(basePath);
+        _maxSpares = spareSegments;
+        Directory.CreateDirectory(_directory);
+        var segments = new List<int>();
+        var spares = new List<(int Number, string Path)>();
+        foreach (var path in Directory.EnumerateFiles(_directory, _name + ".*"))
+        {
+            var suffix = Path.GetFileName(path)[(_name.Length + 1)..];
+            if (suffix.StartsWith(SpareInfix[1..], StringComparison.Ordinal)
+                && int.TryParse(suffix[(SpareInfix.Length - 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var k))
+            {
+                spares.Add((k, path));
+            }
+            else if (int.TryParse(suffix, NumberStyles.None, CultureInfo.InvariantCulture, out var segment))
+            {
+                segments.Add(segment);
+            }
+        }
+
+        segments.Sort();
+        if (segments.Count > 0)
+        {
+            // The contiguous run that ends at the highest segment, as FASTER's devices recover it.
+            var start = segments.Count - 1;
+            while (start > 0 && segments[start - 1] == segments[start] - 1)
+            {
+                start--;
+            }
+
+            startSegment = segments[start];
+            endSegment = segments[^1];
+        }
+
+        foreach (var (number, path) in spares.OrderBy(s => s.Number))
+        {
+            _spares.Enqueue(path);
+            _nextSpare = Math.Max(_nextSpare, number + 1);
+        }
+    }
+
+    /// <summary>How many truncated segment files are kept for reuse now.</summary>
+    public int SpareCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _spares.Count;
+            }
+        }
+    }
+
+    /// <summary>How many new segments were a spare renamed instead of a new file (since the device was opened).</summary>
+    public long RecycledSegments { get; private set; }
+
+    /// <inheritdoc />
+    public override void WriteAsync(IntPtr sourceAddress, int segmentId, ulong destinationAddress, uint numBytesToWrite, DeviceIOCompletionCallback callback, object context)
+    {
+        HandleCapacity(segmentId);
+        SafeFileHandle handle;
+        try
+        {
+            handle = Handle(segmentId, forWrite: true)!;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            callback(ErrorCode(e), 0, context);
+            return;
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(static op => op.Run(), new Io(handle, sourceAddress, (long)destinationAddress, numBytesToWrite, write: true, callback, context), preferLocal: false);
+    }
+
+    /// <inheritdoc />
+    public override void ReadAsync(int segmentId, ulong sourceAddress, IntPtr destinationAddress, uint readLength, DeviceIOCompletionCallback callback, object context)
+    {
+        SafeFileHandle? handle;
+        try
+        {
+            handle = Handle(segmentId, forWrite: false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            callback(ErrorCode(e), 0, context);
+            return;
+        }
+
+        if (handle is null)
+        {
+            // A segment never written holds nothing (FASTER's device would create an empty file and read 0 bytes).
+            callback(0, 0, context);
+            return;
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(static op => op.Run(), new Io(handle, destinationAddress, (long)sourceAddress, readLength, write: false, callback, context), preferLocal: false);
+    }
+
+    /// <inheritdoc />
+    public override void RemoveSegmentAsync(int segment, AsyncCallback callback, IAsyncResult result)
+    {
+        RemoveSegment(segment);
+        callback(result);
+    }
+
+    /// <inheritdoc />
+    public override void RemoveSegment(int segment)
+    {
+        lock (_gate)
+        {
+            if (_handles.TryRemove(segment, out var handle))
+            {
+                handle.Dispose();
+            }
+
+            var path = SegmentPath(segment);
+            try
+            {
+                if (!File.Exists(path))
+                {
+                    return;
+                }
+
+                if (!_disposed && _spares.Count < _maxSpares)
+                {
+                    var spare = Path.Combine(_directory, _name + SpareInfix + _nextSpare.ToString(CultureInfo.InvariantCulture));
+                    File.Move(path, spare);
+                    _nextSpare++;
+                    _spares.Enqueue(spare);
+                }
+                else
+                {
+                    File.Delete(path);
+                }
+            }
+            catch (IOException)
+            {
+                // As FASTER's devices: a segment that cannot be removed stays on disk and is not reused.
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            foreach (var handle in _handles.Values)
+            {
+                handle.Dispose();
+            }
+
+            _handles.Clear();
+        }
+    }
+
+    private string SegmentPath(int segment) => Path.Combine(_directory, _name + "." + segment.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>The segment's open file; for a read, null when the segment has no file.</summary>
+    private SafeFileHandle? Handle(int segment, bool forWrite)
+    {
+        if (_handles.TryGetValue(segment, out var handle))
+        {
+            return handle;
+        }
+
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_handles.TryGetValue(segment, out handle))
+            {
+                return handle;
+            }
+
+            var path = SegmentPath(segment);
+            if (!forWrite && !File.Exists(path))
+            {
+                return null;
+            }
+
+            var renamed = false;
+            if (forWrite && !File.Exists(path) && _spares.TryDequeue(out var spare))
+            {
+                File.Move(spare, path);
+                renamed = true;
+                RecycledSegments++;
+            }
+
+            var created = !renamed && !File.Exists(path);
+            handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.WriteThrough);
+            if (renamed || created)
+            {
+                // The segment's name must survive a power cut as its O_SYNC data does.
+                FileSync.Directory(_directory);
+            }
+
+            _handles[segment] = handle;
+            return handle;
+        }
+    }
+
+    private static uint ErrorCode(Exception e) => e.HResult == 0 ? uint.MaxValue : (uint)(e.HResult & 0xFFFF) is var c && c != 0 ? c : uint.MaxValue;
+
+    private sealed class Io(SafeFileHandle handle, IntPtr memory, long offset, uint length, bool write, DeviceIOCompletionCallback callback, object context)
+    {
+        public void Run()
+        {
+            uint done = 0;
+            uint error = 0;
+            try
+            {
+                if (write)
+                {
+                    RandomAccess.Write(handle, new ReadOnlySpan<byte>((void*)memory, (int)length), offset);
+                    done = length;
+                }
+                else
+                {
+                    while (done < length)
+                    {
+                        var n = RandomAccess.Read(handle, new Span<byte>((byte*)memory + done, (int)(length - done)), offset + done);
+                        if (n == 0)
+                        {
+                            break;
+                        }
+
+                        done += (uint)n;
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or UnauthorizedAccessException)
+            {
+                error = ErrorCode(e);
+                done = 0;
+            }
+
+            callback(error, done, context);
+        }
+    }
+}

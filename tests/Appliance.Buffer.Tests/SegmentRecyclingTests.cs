@@ -1,0 +1,202 @@
+using System.Runtime.InteropServices;
+using FASTER.core;
+
+namespace Appliance.Buffer.Tests;
+
+[Trait("Category", "Unit")]
+public sealed class SegmentRecyclingTests : BufferTestBase
+{
+    private const int SegmentBytes = 1 << 20; // BufferTestBase: SegmentSizeBits = 20
+
+    [Fact]
+    public void Device_RemovedSegments_BecomeSparesUpToTheLimitAndTheNextNewSegmentIsOneOfThem()
+    {
+        var basePath = Path.Combine(Dir, "log");
+        using (var device = OpenDevice(basePath, spares: 2))
+        {
+            for (var segment = 0; segment < 4; segment++)
+            {
+                Write(device, segment, 0, Pattern((byte)(segment + 1), 8192));
+            }
+
+            device.RemoveSegment(0);
+            device.RemoveSegment(1);
+            device.RemoveSegment(2);
+            Assert.Equal(2, device.SpareCount);
+            Assert.Equal(["log.3", "log.spare.0", "log.spare.1"], Files());
+
+            // Segment 4 is written at its start only: the rest of the file is segment 0's old bytes, so it is that file.
+            Write(device, 4, 0, Pattern(9, 4096));
+            Assert.Equal(1, device.RecycledSegments);
+            Assert.Equal(["log.3", "log.4", "log.spare.1"], Files());
+            var bytes = File.ReadAllBytes(basePath + ".4");
+            Assert.Equal(8192, bytes.Length);
+            Assert.All(bytes[..4096], b => Assert.Equal(9, b));
+            Assert.All(bytes[4096..], b => Assert.Equal(1, b));
+        }
+
+        // A reopened device finds its segments and its spare, and uses the spare for the next new segment.
+        using (var device = OpenDevice(basePath, spares: 2))
+        {
+            Assert.Equal(3, device.StartSegment);
+            Assert.Equal(4, device.EndSegment);
+            Assert.Equal(1, device.SpareCount);
+            Write(device, 5, 0, Pattern(7, 512));
+            Assert.Equal(1, device.RecycledSegments);
+            Assert.Equal(["log.3", "log.4", "log.5"], Files());
+            Assert.Equal(8192, new FileInfo(basePath + ".5").Length);
+        }
+    }
+
+    [Fact]
+    public void Device_WithoutSpares_DeletesRemovedSegmentsAndReadsDoNotTakeASpare()
+    {
+        var basePath = Path.Combine(Dir, "log");
+        using (var device = OpenDevice(basePath, spares: 0))
+        {
+            Write(device, 0, 0, Pattern(1, 4096));
+            device.RemoveSegment(0);
+            Assert.Equal(0, device.SpareCount);
+            Assert.Empty(Files());
+        }
+
+        using (var device = OpenDevice(basePath, spares: 1))
+        {
+            Write(device, 0, 0, Pattern(1, 4096));
+            Write(device, 1, 0, Pattern(2, 4096));
+            device.RemoveSegment(0);
+            Assert.Equal(1, device.SpareCount);
+
+            // Reading a segment that was never written finds nothing there and leaves the spare alone.
+            var read = Read(device, 7, 0, 4096);
+            Assert.Empty(read);
+            Assert.Equal(1, device.SpareCount);
+            Assert.Equal(["log.1", "log.spare.0"], Files());
+
+            // A write and a read at an offset come back byte for byte.
+            Write(device, 1, 8192, Pattern(5, 1024));
+            Assert.Equal(Pattern(5, 1024), Read(device, 1, 8192, 1024));
+            Assert.Equal(Pattern(2, 4096), Read(device, 1, 0, 4096));
+        }
+    }
+
+    [Fact]
+    public async Task Lane_DeliveredSegmentsAreReused_RecoveryReturnsExactlyTheUndeliveredRecordsAndReportsNoTornTail()
+    {
+        var options = Options(Dir);
+        var laneDir = Path.Combine(Dir, "lanes", "critical");
+        long tail;
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            await LapAsync(buffer);
+            tail = buffer.Lane("critical").CommittedUntilAddress;
+        }
+
+        // The tail's segment is a recycled file: whole-size, with an earlier lap's bytes after what this lap wrote.
+        var tailSegment = Path.Combine(laneDir, $"log.{tail >> options.SegmentSizeBits}");
+        var bytes = File.ReadAllBytes(tailSegment);
+        Assert.Equal(SegmentBytes, bytes.Length);
+        var tailOffset = (int)(tail & (SegmentBytes - 1));
+        Assert.Contains(bytes[(tailOffset + 4096)..], b => b != 0);
+        Assert.InRange(Directory.GetFiles(laneDir, "log.spare.*").Length, 0, options.SpareSegments);
+
+        var logs = new CapturingLoggerFactory();
+        await using var reopened = DurableBuffer.Open(options, logs);
+        var lane = reopened.Lane("critical");
+        Assert.Equal(Enumerable.Range(3000, 2000).Select(i => (long)i), ReadAll(lane).Select(e => e.Record!.Source.Offset));
+        Assert.DoesNotContain(logs.Messages, m => m.Contains("discarded", StringComparison.Ordinal));
+
+        await FaultTests.AppendAsync(lane, 5000, 500, valueBytes: 1000);
+        await reopened.WhenDurableAsync();
+        Assert.Equal(Enumerable.Range(3000, 2500).Select(i => (long)i), ReadAll(lane).Select(e => e.Record!.Source.Offset));
+    }
+
+    [Fact]
+    public async Task Lane_TornTailInARecycledSegment_CountsOnlyTheEntriesWrittenAfterTheLastCommit()
+    {
+        var options = Options(Dir);
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            await LapAsync(buffer);
+        }
+
+        await FaultTests.WithCommitsRolledBackAsync(Path.Combine(Dir, "lanes", "critical"), async () =>
+        {
+            await using var buffer = DurableBuffer.Open(options);
+            await FaultTests.AppendAsync(buffer.Lane("critical"), 5000, 40, valueBytes: 1000);
+            await buffer.WhenDurableAsync();
+        });
+
+        var logs = new CapturingLoggerFactory();
+        await using var reopened = DurableBuffer.Open(options, logs);
+        Assert.Equal(Enumerable.Range(3000, 2000).Select(i => (long)i), ReadAll(reopened.Lane("critical")).Select(e => e.Record!.Source.Offset));
+        Assert.Contains(logs.Messages, m => m.Contains("critical: discarded 40 entries", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// About 3 MiB appended and delivered (segments 0-2 become spares or are deleted), then about 2 MiB more that
+    /// stay buffered, written into recycled segments.
+    /// </summary>
+    private static async Task LapAsync(DurableBuffer buffer)
+    {
+        var lane = buffer.Lane("critical");
+        await FaultTests.AppendAsync(lane, 0, 3000, valueBytes: 1000);
+        await buffer.WhenDurableAsync();
+        await DeliverAllAsync(lane);
+        await buffer.CommitNowAsync();
+
+        // The next lap's entries are appended at least a few milliseconds later than the first lap's (their append
+        // time is how recovery tells an earlier lap from a torn tail); poll the clock rather than sleep.
+        var after = DateTimeOffset.UtcNow.AddMilliseconds(5);
+        SpinWait.SpinUntil(() => DateTimeOffset.UtcNow > after, TimeSpan.FromSeconds(5));
+        await FaultTests.AppendAsync(lane, 3000, 2000, valueBytes: 1000);
+        await buffer.WhenDurableAsync();
+    }
+
+    private List<string> Files() => [.. Directory.GetFiles(Dir).Select(Path.GetFileName).Order(StringComparer.Ordinal).Select(f => f!)];
+
+    private static SegmentFileDevice OpenDevice(string basePath, int spares)
+    {
+        var device = new SegmentFileDevice(basePath, spares);
+        device.Initialize(SegmentBytes, new LightEpoch());
+        return device;
+    }
+
+    private static byte[] Pattern(byte value, int length) => Enumerable.Repeat(value, length).ToArray();
+
+    private static unsafe void Write(SegmentFileDevice device, int segment, ulong offset, byte[] data)
+    {
+        var memory = NativeMemory.AlignedAlloc((nuint)data.Length, 512);
+        try
+        {
+            data.CopyTo(new Span<byte>(memory, data.Length));
+            using var done = new ManualResetEventSlim();
+            uint error = 0;
+            device.WriteAsync((IntPtr)memory, segment, offset, (uint)data.Length, (e, _, _) => { error = e; done.Set(); }, done);
+            Assert.True(done.Wait(TimeSpan.FromSeconds(10)), "the write completed");
+            Assert.Equal(0u, error);
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(memory);
+        }
+    }
+
+    private static unsafe byte[] Read(SegmentFileDevice device, int segment, ulong offset, int length)
+    {
+        var memory = NativeMemory.AlignedAlloc((nuint)length, 512);
+        try
+        {
+            using var done = new ManualResetEventSlim();
+            uint error = 0, read = 0;
+            device.ReadAsync(segment, offset, (IntPtr)memory, (uint)length, (e, n, _) => { error = e; read = n; done.Set(); }, done);
+            Assert.True(done.Wait(TimeSpan.FromSeconds(10)), "the read completed");
+            Assert.Equal(0u, error);
+            return new Span<byte>(memory, (int)read).ToArray();
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(memory);
+        }
+    }
+}
