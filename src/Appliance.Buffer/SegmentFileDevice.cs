@@ -99,7 +99,7 @@ internal sealed unsafe class SegmentFileDevice : StorageDeviceBase
         {
             handle = Handle(segmentId, forWrite: true)!;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
         {
             callback(ErrorCode(e), 0, context);
             return;
@@ -116,7 +116,7 @@ internal sealed unsafe class SegmentFileDevice : StorageDeviceBase
         {
             handle = Handle(segmentId, forWrite: false);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
         {
             callback(ErrorCode(e), 0, context);
             return;
@@ -236,7 +236,12 @@ internal sealed unsafe class SegmentFileDevice : StorageDeviceBase
         }
     }
 
-    private static uint ErrorCode(Exception e) => e.HResult == 0 ? uint.MaxValue : (uint)(e.HResult & 0xFFFF) is var c && c != 0 ? c : uint.MaxValue;
+    /// <summary>The error code FASTER gets in a callback: the errno-like low bits of the HResult, never 0.</summary>
+    private static uint ErrorCode(Exception e)
+    {
+        var code = (uint)(e.HResult & 0xFFFF);
+        return code == 0 ? uint.MaxValue : code;
+    }
 
     private sealed class Io(SafeFileHandle handle, IntPtr memory, long offset, uint length, bool write, DeviceIOCompletionCallback callback, object context)
     {

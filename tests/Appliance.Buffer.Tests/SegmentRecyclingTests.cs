@@ -81,6 +81,24 @@ public sealed class SegmentRecyclingTests : BufferTestBase
     }
 
     [Fact]
+    public unsafe void Device_WriteAfterDispose_ReportsAnErrorToItsCallbackInsteadOfThrowing()
+    {
+        var device = OpenDevice(Path.Combine(Dir, "log"), spares: 1);
+        device.Dispose();
+        var memory = NativeMemory.AlignedAlloc(512, 512);
+        try
+        {
+            uint error = 0;
+            device.WriteAsync((IntPtr)memory, 0, 0, 512, (e, _, _) => error = e, device);
+            Assert.NotEqual(0u, error);
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(memory);
+        }
+    }
+
+    [Fact]
     public async Task Lane_DeliveredSegmentsAreReused_RecoveryReturnsExactlyTheUndeliveredRecordsAndReportsNoTornTail()
     {
         var options = Options(Dir);
