@@ -664,30 +664,32 @@ public sealed class DurableBuffer : IAsyncDisposable
 
     /// <summary>
     /// Reads the entry at <paramref name="address"/> from the segment files (moving to the next page when the rest of
-    /// the page is FASTER's zero padding) and advances past it; false when there is no readable entry there or it
-    /// would begin at or after <paramref name="limit"/>.
+    /// the page is FASTER's zero padding) and advances <paramref name="address"/> past it; false when there is no
+    /// readable entry there or it would begin at or after <paramref name="limit"/>, with <paramref name="address"/>
+    /// unchanged (or at <paramref name="limit"/> when padding runs up to it).
     /// </summary>
     private static bool TryReadEntry(BufferLane lane, SegmentFiles files, int pageSizeBits, long limit, ref long address, out long appendedAtMs)
     {
         appendedAtMs = 0;
         var pageSize = 1L << pageSizeBits;
         Span<byte> header = stackalloc byte[BufferLane.EntryHeaderBytes];
-        for (var jumped = false; address < limit; jumped = true)
+        var at = address;
+        for (var jumped = false; at < limit; jumped = true)
         {
-            var left = pageSize - (address & (pageSize - 1));
-            var length = left >= header.Length && files.Read(address, header) ? BinaryPrimitives.ReadInt32LittleEndian(header[8..]) : 0;
+            var left = pageSize - (at & (pageSize - 1));
+            var length = left >= header.Length && files.Read(at, header) ? BinaryPrimitives.ReadInt32LittleEndian(header[8..]) : 0;
             if (length > 0 && BufferLane.EntrySize(length) <= left)
             {
                 var payload = new byte[length];
-                if (!files.Read(address + header.Length, payload))
+                if (!files.Read(at + header.Length, payload))
                 {
                     return false;
                 }
 
-                var next = address + BufferLane.EntrySize(length);
+                var next = at + BufferLane.EntrySize(length);
                 try
                 {
-                    appendedAtMs = lane.Decode(payload, length, address, next).AppendedAtMs;
+                    appendedAtMs = lane.Decode(payload, length, at, next).AppendedAtMs;
                 }
                 catch (BufferCorruptionException)
                 {
@@ -703,7 +705,12 @@ public sealed class DurableBuffer : IAsyncDisposable
                 return false;
             }
 
-            address += left;
+            at += left;
+            if (at == limit)
+            {
+                // Padding up to the limit itself: the reader has come to it (a commit can fall on a page start).
+                address = at;
+            }
         }
 
         return false;

@@ -151,6 +151,53 @@ public sealed class SegmentRecyclingTests : BufferTestBase
         Assert.Contains(logs.Messages, m => m.Contains("critical: discarded 40 entries", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Lane_TornTailBeginningExactlyAtAPageStart_IsCounted()
+    {
+        // Entries of exactly 4 KiB: 15 fill the first 64 KiB page (it begins at address 64, so the 16th does not fit
+        // and goes to the next page), 16 fill the second exactly, so after 31 the committed tail is the third page's start.
+        var options = Options(Dir);
+        const int PageBytes = 1 << 16; // BufferTestBase: PageSizeBits = 16
+        int valueBytes;
+        await using (var probe = DurableBuffer.Open(Options(Path.Combine(Dir, "probe"))))
+        {
+            var r = await probe.Lane("critical").AppendAsync(Fixed(0, 4000));
+            await probe.WhenDurableAsync();
+            var entry = ReadAll(probe.Lane("critical"))[0];
+            valueBytes = 4000 + (4096 - (int)(entry.NextAddress - entry.Address));
+        }
+
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            for (var i = 0; i < 31; i++)
+            {
+                await buffer.Lane("critical").AppendAsync(Fixed(i, valueBytes));
+            }
+
+            await buffer.WhenDurableAsync();
+            Assert.Equal(2L * PageBytes, buffer.Lane("critical").CommittedUntilAddress);
+        }
+
+        await FaultTests.WithCommitsRolledBackAsync(Path.Combine(Dir, "lanes", "critical"), async () =>
+        {
+            await using var buffer = DurableBuffer.Open(options);
+            for (var i = 31; i < 36; i++)
+            {
+                await buffer.Lane("critical").AppendAsync(Fixed(i, valueBytes));
+            }
+
+            await buffer.WhenDurableAsync();
+        });
+
+        var logs = new CapturingLoggerFactory();
+        await using var reopened = DurableBuffer.Open(options, logs);
+        Assert.Equal(Enumerable.Range(0, 31).Select(i => (long)i), ReadAll(reopened.Lane("critical")).Select(e => e.Record!.Source.Offset));
+        Assert.True(logs.Messages.Any(m => m.Contains("critical: discarded 5 entries (20480 bytes)", StringComparison.Ordinal)), string.Join("\n", logs.Messages));
+
+        static Appliance.Core.Records.EdgeRecord Fixed(long offset, int valueBytes) =>
+            new(new Appliance.Core.Records.SourcePosition("sensors", 0, offset), 1_700_000_000_000 + offset, null, new byte[valueBytes], [], destinationTopic: null);
+    }
+
     /// <summary>
     /// About 3 MiB appended and delivered (segments 0-2 become spares or are deleted), then about 2 MiB more that
     /// stay buffered, written into recycled segments.
