@@ -732,7 +732,7 @@ public sealed class DurableBuffer : IAsyncDisposable
 
             if (!_open.TryGetValue(segment, out var handle))
             {
-                var path = $"{basePath}.{segment}";
+                var path = SegmentFileDevice.SegmentPath(basePath, segment);
                 handle = File.Exists(path) ? File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete) : null;
                 _open[segment] = handle;
             }

@@ -40,15 +40,18 @@ internal sealed unsafe class SegmentFileDevice : StorageDeviceBase
         Directory.CreateDirectory(_directory);
         var segments = new List<int>();
         var spares = new List<(int Number, string Path)>();
+        var sparePrefix = _name + SpareInfix;
         foreach (var path in Directory.EnumerateFiles(_directory, _name + ".*"))
         {
-            var suffix = Path.GetFileName(path)[(_name.Length + 1)..];
-            if (suffix.StartsWith(SpareInfix[1..], StringComparison.Ordinal)
-                && int.TryParse(suffix[(SpareInfix.Length - 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var k))
+            var file = Path.GetFileName(path);
+            if (file.StartsWith(sparePrefix, StringComparison.Ordinal))
             {
-                spares.Add((k, path));
+                if (Number(file[sparePrefix.Length..]) is { } k)
+                {
+                    spares.Add((k, path));
+                }
             }
-            else if (int.TryParse(suffix, NumberStyles.None, CultureInfo.InvariantCulture, out var segment))
+            else if (Number(file[(_name.Length + 1)..]) is { } segment)
             {
                 segments.Add(segment);
             }
@@ -191,7 +194,12 @@ internal sealed unsafe class SegmentFileDevice : StorageDeviceBase
         }
     }
 
-    private string SegmentPath(int segment) => Path.Combine(_directory, _name + "." + segment.ToString(CultureInfo.InvariantCulture));
+    /// <summary>The file of segment <paramref name="segment"/> of the log named <paramref name="basePath"/>.</summary>
+    internal static string SegmentPath(string basePath, long segment) => basePath + "." + segment.ToString(CultureInfo.InvariantCulture);
+
+    private static int? Number(string s) => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+
+    private string SegmentPath(int segment) => SegmentPath(Path.Combine(_directory, _name), segment);
 
     /// <summary>The segment's open file; for a read, null when the segment has no file.</summary>
     private SafeFileHandle? Handle(int segment, bool forWrite)
@@ -210,24 +218,22 @@ internal sealed unsafe class SegmentFileDevice : StorageDeviceBase
             }
 
             var path = SegmentPath(segment);
-            if (!forWrite && !File.Exists(path))
+            var exists = File.Exists(path);
+            if (!exists && !forWrite)
             {
                 return null;
             }
 
-            var renamed = false;
-            if (forWrite && !File.Exists(path) && _spares.TryDequeue(out var spare))
+            if (!exists && _spares.TryDequeue(out var spare))
             {
                 File.Move(spare, path);
-                renamed = true;
                 RecycledSegments++;
             }
 
-            var created = !renamed && !File.Exists(path);
             handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.WriteThrough);
-            if (renamed || created)
+            if (!exists)
             {
-                // The segment's name must survive a power cut as its O_SYNC data does.
+                // Renamed from a spare or created: the segment's name must survive a power cut as its O_SYNC data does.
                 FileSync.Directory(_directory);
             }
 

@@ -65,6 +65,32 @@ public abstract class BufferTestBase : IDisposable
         }
     }
 
+    /// <summary>Appends records <paramref name="from"/> .. <paramref name="from"/> + <paramref name="count"/> - 1 to a lane, one by one.</summary>
+    protected static async Task AppendAsync(BufferLane lane, long from, int count, int valueBytes = 100)
+    {
+        for (var i = from; i < from + count; i++)
+        {
+            await lane.AppendAsync(Rec(i, valueBytes: valueBytes));
+        }
+    }
+
+    /// <summary>Runs <paramref name="act"/>, then puts the lane's commit slots back as they were before it.</summary>
+    protected static async Task WithCommitsRolledBackAsync(string laneDirectory, Func<Task> act)
+    {
+        var commits = Path.Combine(laneDirectory, "commits");
+        var saved = Directory.GetFiles(commits).ToDictionary(f => f, File.ReadAllBytes);
+        await act();
+        foreach (var extra in Directory.GetFiles(commits).Where(f => !saved.ContainsKey(f)))
+        {
+            File.Delete(extra);
+        }
+
+        foreach (var (path, bytes) in saved)
+        {
+            await File.WriteAllBytesAsync(path, bytes);
+        }
+    }
+
     protected static long DirectoryBytes(string dir) => new DirectoryInfo(dir).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
 
     public void Dispose()

@@ -327,31 +327,6 @@ public sealed class FaultTests : BufferTestBase
     }
 
     /// <summary>Gives every lane a <see cref="GatedDevice"/>; the function returns the critical lane's once the buffer opened it.</summary>
-    internal static async Task AppendAsync(BufferLane lane, long from, int count, int valueBytes = 100)
-    {
-        for (var i = from; i < from + count; i++)
-        {
-            await lane.AppendAsync(Rec(i, valueBytes: valueBytes));
-        }
-    }
-
-    /// <summary>Runs <paramref name="act"/>, then puts the lane's commit slots back as they were before it.</summary>
-    internal static async Task WithCommitsRolledBackAsync(string laneDirectory, Func<Task> act)
-    {
-        var commits = Path.Combine(laneDirectory, "commits");
-        var saved = Directory.GetFiles(commits).ToDictionary(f => f, File.ReadAllBytes);
-        await act();
-        foreach (var extra in Directory.GetFiles(commits).Where(f => !saved.ContainsKey(f)))
-        {
-            File.Delete(extra);
-        }
-
-        foreach (var (path, bytes) in saved)
-        {
-            await File.WriteAllBytesAsync(path, bytes);
-        }
-    }
-
     private static Func<GatedDevice> GateLanes(BufferOptions options)
     {
         GatedDevice? critical = null;

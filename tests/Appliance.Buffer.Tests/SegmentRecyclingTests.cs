@@ -124,7 +124,7 @@ public sealed class SegmentRecyclingTests : BufferTestBase
         Assert.Equal(Enumerable.Range(3000, 2000).Select(i => (long)i), ReadAll(lane).Select(e => e.Record!.Source.Offset));
         Assert.DoesNotContain(logs.Messages, m => m.Contains("discarded", StringComparison.Ordinal));
 
-        await FaultTests.AppendAsync(lane, 5000, 500, valueBytes: 1000);
+        await AppendAsync(lane, 5000, 500, valueBytes: 1000);
         await reopened.WhenDurableAsync();
         Assert.Equal(Enumerable.Range(3000, 2500).Select(i => (long)i), ReadAll(lane).Select(e => e.Record!.Source.Offset));
     }
@@ -138,10 +138,10 @@ public sealed class SegmentRecyclingTests : BufferTestBase
             await LapAsync(buffer);
         }
 
-        await FaultTests.WithCommitsRolledBackAsync(Path.Combine(Dir, "lanes", "critical"), async () =>
+        await WithCommitsRolledBackAsync(Path.Combine(Dir, "lanes", "critical"), async () =>
         {
             await using var buffer = DurableBuffer.Open(options);
-            await FaultTests.AppendAsync(buffer.Lane("critical"), 5000, 40, valueBytes: 1000);
+            await AppendAsync(buffer.Lane("critical"), 5000, 40, valueBytes: 1000);
             await buffer.WhenDurableAsync();
         });
 
@@ -178,7 +178,7 @@ public sealed class SegmentRecyclingTests : BufferTestBase
             Assert.Equal(2L * PageBytes, buffer.Lane("critical").CommittedUntilAddress);
         }
 
-        await FaultTests.WithCommitsRolledBackAsync(Path.Combine(Dir, "lanes", "critical"), async () =>
+        await WithCommitsRolledBackAsync(Path.Combine(Dir, "lanes", "critical"), async () =>
         {
             await using var buffer = DurableBuffer.Open(options);
             for (var i = 31; i < 36; i++)
@@ -205,7 +205,7 @@ public sealed class SegmentRecyclingTests : BufferTestBase
     private static async Task LapAsync(DurableBuffer buffer)
     {
         var lane = buffer.Lane("critical");
-        await FaultTests.AppendAsync(lane, 0, 3000, valueBytes: 1000);
+        await AppendAsync(lane, 0, 3000, valueBytes: 1000);
         await buffer.WhenDurableAsync();
         await DeliverAllAsync(lane);
         await buffer.CommitNowAsync();
@@ -214,7 +214,7 @@ public sealed class SegmentRecyclingTests : BufferTestBase
         // time is how recovery tells an earlier lap from a torn tail); poll the clock rather than sleep.
         var after = DateTimeOffset.UtcNow.AddMilliseconds(5);
         SpinWait.SpinUntil(() => DateTimeOffset.UtcNow > after, TimeSpan.FromSeconds(5));
-        await FaultTests.AppendAsync(lane, 3000, 2000, valueBytes: 1000);
+        await AppendAsync(lane, 3000, 2000, valueBytes: 1000);
         await buffer.WhenDurableAsync();
     }
 
