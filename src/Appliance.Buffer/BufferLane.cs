@@ -45,9 +45,10 @@ public sealed class BufferLane : IDisposable
     private TaskCompletionSource _durableSignal = NewSignal();
     private TaskCompletionSource _spaceSignal = NewSignal();
 
-    internal BufferLane(DurableBuffer owner, LaneOptions options, int priority, FasterLog log, LaneState recovered, ILogger logger, LaneCommitManager commitManager)
+    internal BufferLane(DurableBuffer owner, LaneOptions options, int priority, FasterLog log, IDevice device, LaneState recovered, ILogger logger, LaneCommitManager commitManager)
     {
         CommitManager = commitManager;
+        _device = device;
         _owner = owner;
         Options = options;
         Priority = priority;
@@ -73,6 +74,9 @@ public sealed class BufferLane : IDisposable
     public LaneReader Reader { get; }
 
     internal FasterLog Log { get; }
+
+    // The log's device: FasterLog does not dispose it, so the lane does, after the log.
+    private readonly IDevice _device;
 
     internal LaneCommitManager CommitManager { get; }
 
@@ -323,11 +327,12 @@ public sealed class BufferLane : IDisposable
     /// <summary>Completes when space may have been freed in this lane or the buffer (a delivery, eviction or expiry).</summary>
     public Task WaitForSpaceAsync(CancellationToken cancellationToken = default) => Volatile.Read(ref _spaceSignal).Task.WaitAsync(cancellationToken);
 
-    /// <summary>Releases the lane's log.</summary>
+    /// <summary>Releases the lane's log, its segment files and its commit files.</summary>
     public void Dispose()
     {
         Reader.Dispose();
         Log.Dispose();
+        _device.Dispose();
         CommitManager.Dispose();
         _lock.Dispose();
         DeliveryGate.Dispose();

@@ -88,7 +88,7 @@ public sealed class BufferOptions
     /// <summary>How often TTL expiry runs. The default value is 1 second.</summary>
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Seam for fault-injection tests: creates a lane's log device from its base path. Not bound from configuration.</summary>
+    /// <summary>Seam for fault-injection tests: creates a lane's log device from its base path; the lane disposes it. Not bound from configuration.</summary>
     internal Func<string, FASTER.core.IDevice>? DeviceFactory { get; set; }
 
     /// <summary>Seam for fault-injection tests: called with each lane's commit manager when the lane is opened. Not bound from configuration.</summary>

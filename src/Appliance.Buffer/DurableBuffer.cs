@@ -568,7 +568,7 @@ public sealed class DurableBuffer : IAsyncDisposable
             }
 
             var state = LaneState.Deserialize(log.RecoveredCookie, lo.Name);
-            var lane = new BufferLane(owner, lo, priority, log, state, logger, commits);
+            var lane = new BufferLane(owner, lo, priority, log, device, state, logger, commits);
             VerifyCommittedTail(lane, owner.Options.PageSizeBits);
             ReportTornTail(lane, Path.Combine(dir, "log"), owner.Options.SegmentSizeBits, owner.Options.PageSizeBits, logger);
             if (created)

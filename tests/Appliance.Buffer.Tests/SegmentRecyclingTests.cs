@@ -202,6 +202,44 @@ public sealed class SegmentRecyclingTests : BufferTestBase
     /// About 3 MiB appended and delivered (segments 0-2 become spares or are deleted), then about 2 MiB more that
     /// stay buffered, written into recycled segments.
     /// </summary>
+    [Fact]
+    public async Task Buffer_Disposed_ClosesEverySegmentFile()
+    {
+        var options = Options(Dir);
+        await using (var buffer = DurableBuffer.Open(options))
+        {
+            await LapAsync(buffer);
+            Assert.NotEmpty(OpenFilesUnder(Dir));
+        }
+
+        // The lanes' log devices are the buffer's to close (FASTER's log does not dispose its device): no descriptor of
+        // this process may still point at a segment file, or each reopening of a buffer would keep its files open.
+        Assert.Empty(OpenFilesUnder(Dir));
+    }
+
+    /// <summary>The files under <paramref name="dir"/> that this process has open, from <c>/proc/self/fd</c>.</summary>
+    private static List<string> OpenFilesUnder(string dir)
+    {
+        var root = Path.GetFullPath(dir) + Path.DirectorySeparatorChar;
+        var open = new List<string>();
+        foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget is { } target && target.StartsWith(root, StringComparison.Ordinal))
+                {
+                    open.Add(target);
+                }
+            }
+            catch (IOException)
+            {
+                // The descriptor was closed while the directory was listed.
+            }
+        }
+
+        return open;
+    }
+
     private static async Task LapAsync(DurableBuffer buffer)
     {
         var lane = buffer.Lane("critical");
