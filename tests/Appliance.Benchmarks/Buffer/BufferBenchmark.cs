@@ -94,7 +94,7 @@ internal sealed class BufferBenchmark : IBenchmark
                 commits = c;
             }
 
-            Console.WriteLine($"| {size} B | {Fmt(recRates, "N0")} | {Fmt(bufferRates, "F0")} | {Fmt(diskRates, "F0")} | {commits} | {Fmt(rawRates, "F0")} | {Median(diskRates) / Median(rawRates):F2}x | {Median(bufferRates) / Median(rawRates):F2}x | {Fmt(bareRates, "N0")} | {Median(recRates) / Median(bareRates):F2}x |");
+            Console.WriteLine($"| {size} B | {Fmt(recRates, "N0")} | {Fmt(bufferRates, "F0")} | {Fmt(diskRates, "F0")} | {commits} | {Fmt(rawRates, "F0")} | {Stats.Median(diskRates) / Stats.Median(rawRates):F2}x | {Stats.Median(bufferRates) / Stats.Median(rawRates):F2}x | {Fmt(bareRates, "N0")} | {Stats.Median(recRates) / Stats.Median(bareRates):F2}x |");
         }
     }
 
@@ -413,7 +413,5 @@ internal sealed class BufferBenchmark : IBenchmark
 
     private static double Pct(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
 
-    private static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
-
-    private static string Fmt(List<double> v, string f) => $"{Median(v).ToString(f, CultureInfo.InvariantCulture)} ({v.Min().ToString(f, CultureInfo.InvariantCulture)}..{v.Max().ToString(f, CultureInfo.InvariantCulture)})";
+    private static string Fmt(List<double> v, string f) => $"{Stats.Median(v).ToString(f, CultureInfo.InvariantCulture)} ({v.Min().ToString(f, CultureInfo.InvariantCulture)}..{v.Max().ToString(f, CultureInfo.InvariantCulture)})";
 }
