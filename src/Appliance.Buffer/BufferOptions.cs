@@ -70,12 +70,14 @@ public sealed class BufferOptions
     public int SegmentSizeBits { get; set; } = 24;
 
     /// <summary>
-    /// Delivered segment files each lane keeps for reuse instead of deleting them: the next new segment is one of them
-    /// renamed, so its disk blocks and cached pages are written over rather than allocated again. They take disk space
-    /// beyond the lanes' quotas (at most this many segments per lane). The default value is 2.
+    /// Delivered segment files the buffer keeps for reuse instead of deleting them, at most this many in all lanes
+    /// together: any lane's next new segment is one of them renamed, so its disk blocks and cached pages are written
+    /// over rather than allocated again. A spare is kept only while the segment files in use and spare stay within
+    /// <see cref="TotalBudgetBytes"/>, so spares never take space beyond the budget. The default value is 8 (128 MiB
+    /// with the default segment size).
     /// </summary>
-    [Range(0, 64)]
-    public int SpareSegments { get; set; } = 2;
+    [Range(0, 1024)]
+    public int SpareSegments { get; set; } = 8;
 
     /// <summary>Log page size as a power of two. The default value is 20 (1 MiB).</summary>
     [Range(16, 24)]
@@ -88,8 +90,8 @@ public sealed class BufferOptions
     /// <summary>How often TTL expiry runs. The default value is 1 second.</summary>
     public TimeSpan MaintenanceInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Seam for fault-injection tests: creates a lane's log device from its base path; the lane disposes it. Not bound from configuration.</summary>
-    internal Func<string, FASTER.core.IDevice>? DeviceFactory { get; set; }
+    /// <summary>Seam for fault-injection tests: wraps a lane's log device (the lane disposes the wrapper, which must dispose the device). Not bound from configuration.</summary>
+    internal Func<FASTER.core.IDevice, FASTER.core.IDevice>? WrapDevice { get; set; }
 
     /// <summary>Seam for fault-injection tests: called with each lane's commit manager when the lane is opened. Not bound from configuration.</summary>
     internal Action<string, LaneCommitManager>? CommitManagerCreated { get; set; }

@@ -40,6 +40,7 @@ public sealed class DurableBuffer : IAsyncDisposable
     private DurableBuffer(BufferOptions options, BufferFormat format, ILoggerFactory loggerFactory, TimeProvider time, Func<LaneOptions, int, DurableBuffer, BufferLane> openLane)
     {
         Options = options;
+        Spares = new SparePool(options.SpareSegments, options.TotalBudgetBytes >> options.SegmentSizeBits);
         Incarnation = format.Incarnation;
         Time = time;
         _logger = loggerFactory.CreateLogger<DurableBuffer>();
@@ -68,6 +69,9 @@ public sealed class DurableBuffer : IAsyncDisposable
 
     /// <summary>The settings the buffer was opened with.</summary>
     public BufferOptions Options { get; }
+
+    /// <summary>The delivered segment files kept for reuse, shared by all lanes' log devices.</summary>
+    internal SparePool Spares { get; }
 
     /// <summary>Random id of this buffer directory, created with it. Checkpoints written downstream carry it.</summary>
     public string Incarnation { get; }
@@ -517,8 +521,8 @@ public sealed class DurableBuffer : IAsyncDisposable
         var created = !Directory.Exists(dir);
         Directory.CreateDirectory(dir);
         var sw = Stopwatch.StartNew();
-        var device = owner.Options.DeviceFactory?.Invoke(Path.Combine(dir, "log"))
-            ?? new SegmentFileDevice(Path.Combine(dir, "log"), owner.Options.SpareSegments);
+        IDevice device = new SegmentFileDevice(Path.Combine(dir, "log"), owner.Spares);
+        device = owner.Options.WrapDevice?.Invoke(device) ?? device;
         LaneCommitManager commits;
         try
         {

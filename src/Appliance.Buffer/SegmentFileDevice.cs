@@ -8,39 +8,34 @@ namespace Appliance.Buffer;
 /// <summary>
 /// A lane's log device: one file per FASTER segment (<c>log.N</c>), written with positional writes straight from
 /// FASTER's page memory and opened with <c>O_SYNC</c> (<see cref="FileOptions.WriteThrough"/>), as FASTER's own
-/// managed device opens them. Unlike that device it does not delete a segment FASTER has truncated: up to
-/// <c>spareSegments</c> of them are renamed to <c>log.spare.K</c> and the next new segment is a spare renamed back.
-/// Writing over a file that exists reuses its disk blocks and its pages in the page cache; a new file needs both
-/// allocated again, and on this project's VMs a fresh page costs a host fault (docs/buffer.md, "Segment files").
-/// A recycled segment holds the old bytes beyond what has been written since: FASTER never reads past the committed
-/// tail and clears the tail page from there on recovery, and <see cref="DurableBuffer"/> tells torn-tail bytes from
-/// old ones by the entry timestamps.
+/// managed device opens them. Unlike that device it does not simply delete a segment FASTER has truncated: it hands it
+/// to the buffer's <see cref="SparePool"/>, which keeps it as <c>log.spare.K</c> within its limits, and a new segment
+/// is a spare (of any lane) renamed when there is one. Writing over a file that exists reuses its disk blocks and its
+/// pages in the page cache; a new file needs both allocated again, and on this project's VMs a fresh page costs a host
+/// fault (docs/buffer.md, "Segment files"). A recycled segment holds the old bytes beyond what has been written since:
+/// FASTER never reads past the committed tail and clears the tail page from there on recovery, and
+/// <see cref="DurableBuffer"/> tells torn-tail bytes from old ones by the entry timestamps.
 /// </summary>
 internal sealed unsafe class SegmentFileDevice : StorageDeviceBase
 {
-    private const string SpareInfix = ".spare.";
-
     private readonly string _directory;
     private readonly string _name;
-    private readonly int _maxSpares;
+    private readonly SparePool _pool;
     private readonly ConcurrentDictionary<int, SafeFileHandle> _handles = new();
-    private readonly Queue<string> _spares = new();
     private readonly Lock _gate = new();
-    private int _nextSpare;
     private bool _disposed;
 
     /// <summary>Opens (or creates) the device over the files named <paramref name="basePath"/>.N.</summary>
-    public SegmentFileDevice(string basePath, int spareSegments)
+    public SegmentFileDevice(string basePath, SparePool pool)
         : base(basePath, 512, Devices.CAPACITY_UNSPECIFIED)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(spareSegments);
         _directory = Path.GetDirectoryName(Path.GetFullPath(basePath))!;
         _name = Path.GetFileName(basePath);
-        _maxSpares = spareSegments;
+        _pool = pool;
         Directory.CreateDirectory(_directory);
         var segments = new List<int>();
         var spares = new List<(int Number, string Path)>();
-        var sparePrefix = _name + SpareInfix;
+        var sparePrefix = _name + SparePool.SpareInfix;
         foreach (var path in Directory.EnumerateFiles(_directory, _name + ".*"))
         {
             var file = Path.GetFileName(path);
@@ -71,26 +66,10 @@ internal sealed unsafe class SegmentFileDevice : StorageDeviceBase
             endSegment = segments[^1];
         }
 
-        foreach (var (number, path) in spares.OrderBy(s => s.Number))
-        {
-            _spares.Enqueue(path);
-            _nextSpare = Math.Max(_nextSpare, number + 1);
-        }
+        pool.Register(segments.Count, spares);
     }
 
-    /// <summary>How many truncated segment files are kept for reuse now.</summary>
-    public int SpareCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _spares.Count;
-            }
-        }
-    }
-
-    /// <summary>How many new segments were a spare renamed instead of a new file (since the device was opened).</summary>
+    /// <summary>How many of this device's new segments were a spare renamed instead of a new file (since it was opened).</summary>
     public long RecycledSegments { get; private set; }
 
     /// <inheritdoc />
@@ -160,21 +139,12 @@ internal sealed unsafe class SegmentFileDevice : StorageDeviceBase
                     return;
                 }
 
-                if (!_disposed && _spares.Count < _maxSpares)
-                {
-                    var spare = Path.Combine(_directory, _name + SpareInfix + _nextSpare.ToString(CultureInfo.InvariantCulture));
-                    File.Move(path, spare);
-                    _nextSpare++;
-                    _spares.Enqueue(spare);
-                }
-                else
-                {
-                    File.Delete(path);
-                }
+                _pool.Release(path);
             }
             catch (IOException)
             {
-                // As FASTER's devices: a segment that cannot be removed stays on disk and is not reused.
+                // As FASTER's devices: a segment that cannot be removed stays on disk and is not reused (the pool no
+                // longer counts it).
             }
         }
     }
@@ -224,13 +194,22 @@ internal sealed unsafe class SegmentFileDevice : StorageDeviceBase
                 return null;
             }
 
-            if (!exists && _spares.TryDequeue(out var spare))
+            if (!exists && _pool.TryTake(path))
             {
-                File.Move(spare, path);
                 RecycledSegments++;
             }
 
-            handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.WriteThrough);
+            try
+            {
+                handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.WriteThrough);
+            }
+            catch when (!exists)
+            {
+                // The pool counted a new segment file that could not be made.
+                _pool.Forget();
+                throw;
+            }
+
             if (!exists)
             {
                 // Renamed from a spare or created: the segment's name must survive a power cut as its O_SYNC data does.

@@ -70,8 +70,8 @@ public static class BufferInspector
         sb.Append(rows.Count == 1 ? "No lane directories.\n" : Formatting.Table(rows));
         sb.Append("\nRead from files only (nothing was opened for writing). ON DISK counts whole log segments, which are\n");
         sb.Append("reclaimed a segment at a time, and the spare files (delivered segments kept to be written over, at most\n");
-        sb.Append("Buffer:SpareSegments per lane), so it overstates what is waiting. Buffered records and the oldest unsent\n");
-        sb.Append("age need the running service: appliancectl lanes\n");
+        sb.Append("Buffer:SpareSegments in all lanes and within the budget), so it overstates what is waiting. Buffered\n");
+        sb.Append("records and the oldest unsent age need the running service: appliancectl lanes\n");
         return sb.ToString();
     }
 

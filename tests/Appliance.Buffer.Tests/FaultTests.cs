@@ -166,9 +166,9 @@ public sealed class FaultTests : BufferTestBase
     {
         var options = Options(Dir);
         var devices = new ConcurrentBag<FaultyDevice>();
-        options.DeviceFactory = path =>
+        options.WrapDevice = device =>
         {
-            var d = new FaultyDevice(new SegmentFileDevice(path, options.SpareSegments));
+            var d = new FaultyDevice(device);
             devices.Add(d);
             return d;
         };
@@ -330,10 +330,10 @@ public sealed class FaultTests : BufferTestBase
     private static Func<GatedDevice> GateLanes(BufferOptions options)
     {
         GatedDevice? critical = null;
-        options.DeviceFactory = path =>
+        options.WrapDevice = device =>
         {
-            var d = new GatedDevice(new SegmentFileDevice(path, options.SpareSegments));
-            if (path.Contains("critical", StringComparison.Ordinal))
+            var d = new GatedDevice(device);
+            if (device.FileName.Contains("critical", StringComparison.Ordinal))
             {
                 critical = d;
             }

@@ -12,7 +12,8 @@ public sealed class SegmentRecyclingTests : BufferTestBase
     public void Device_RemovedSegments_BecomeSparesUpToTheLimitAndTheNextNewSegmentIsOneOfThem()
     {
         var basePath = Path.Combine(Dir, "log");
-        using (var device = OpenDevice(basePath, spares: 2))
+        var pool = new SparePool(maxSpares: 2, capacityFiles: 1024);
+        using (var device = OpenDevice(basePath, pool))
         {
             for (var segment = 0; segment < 4; segment++)
             {
@@ -22,7 +23,8 @@ public sealed class SegmentRecyclingTests : BufferTestBase
             device.RemoveSegment(0);
             device.RemoveSegment(1);
             device.RemoveSegment(2);
-            Assert.Equal(2, device.SpareCount);
+            Assert.Equal(2, pool.Count);
+            Assert.Equal(1, pool.LiveFiles);
             Assert.Equal(["log.3", "log.spare.0", "log.spare.1"], Files());
 
             // Segment 4 is written at its start only: the rest of the file is segment 0's old bytes, so it is that file.
@@ -36,11 +38,13 @@ public sealed class SegmentRecyclingTests : BufferTestBase
         }
 
         // A reopened device finds its segments and its spare, and uses the spare for the next new segment.
-        using (var device = OpenDevice(basePath, spares: 2))
+        pool = new SparePool(maxSpares: 2, capacityFiles: 1024);
+        using (var device = OpenDevice(basePath, pool))
         {
             Assert.Equal(3, device.StartSegment);
             Assert.Equal(4, device.EndSegment);
-            Assert.Equal(1, device.SpareCount);
+            Assert.Equal(1, pool.Count);
+            Assert.Equal(2, pool.LiveFiles);
             Write(device, 5, 0, Pattern(7, 512));
             Assert.Equal(1, device.RecycledSegments);
             Assert.Equal(["log.3", "log.4", "log.5"], Files());
@@ -52,25 +56,25 @@ public sealed class SegmentRecyclingTests : BufferTestBase
     public void Device_WithoutSpares_DeletesRemovedSegmentsAndReadsDoNotTakeASpare()
     {
         var basePath = Path.Combine(Dir, "log");
-        using (var device = OpenDevice(basePath, spares: 0))
+        using (var device = OpenDevice(basePath, new SparePool(maxSpares: 0, capacityFiles: 1024)))
         {
             Write(device, 0, 0, Pattern(1, 4096));
             device.RemoveSegment(0);
-            Assert.Equal(0, device.SpareCount);
             Assert.Empty(Files());
         }
 
-        using (var device = OpenDevice(basePath, spares: 1))
+        var pool = new SparePool(maxSpares: 1, capacityFiles: 1024);
+        using (var device = OpenDevice(basePath, pool))
         {
             Write(device, 0, 0, Pattern(1, 4096));
             Write(device, 1, 0, Pattern(2, 4096));
             device.RemoveSegment(0);
-            Assert.Equal(1, device.SpareCount);
+            Assert.Equal(1, pool.Count);
 
             // Reading a segment that was never written finds nothing there and leaves the spare alone.
             var read = Read(device, 7, 0, 4096);
             Assert.Empty(read);
-            Assert.Equal(1, device.SpareCount);
+            Assert.Equal(1, pool.Count);
             Assert.Equal(["log.1", "log.spare.0"], Files());
 
             // A write and a read at an offset come back byte for byte.
@@ -81,9 +85,63 @@ public sealed class SegmentRecyclingTests : BufferTestBase
     }
 
     [Fact]
+    public void Pool_OneLanesSpare_IsAnotherLanesNextSegment()
+    {
+        var pool = new SparePool(maxSpares: 4, capacityFiles: 1024);
+        var a = Path.Combine(Dir, "a", "log");
+        var b = Path.Combine(Dir, "b", "log");
+        using var laneA = OpenDevice(a, pool);
+        using var laneB = OpenDevice(b, pool);
+        Write(laneA, 0, 0, Pattern(1, 8192));
+        laneA.RemoveSegment(0);
+        Assert.Equal(1, pool.Count);
+
+        Write(laneB, 0, 0, Pattern(2, 4096));
+        Assert.Equal(1, laneB.RecycledSegments);
+        Assert.Equal(0, pool.Count);
+        Assert.Empty(Directory.GetFiles(Path.Combine(Dir, "a")));
+        var bytes = File.ReadAllBytes(b + ".0");
+        Assert.Equal(8192, bytes.Length);
+        Assert.All(bytes[4096..], x => Assert.Equal(1, x));
+    }
+
+    [Fact]
+    public void Pool_SegmentFilesInUseAndSpare_StayWithinTheBudget()
+    {
+        // A budget of 4 segment files: in use and spare together never more, however high the count limit.
+        var pool = new SparePool(maxSpares: 64, capacityFiles: 4);
+        var basePath = Path.Combine(Dir, "log");
+        using (var device = OpenDevice(basePath, pool))
+        {
+            for (var segment = 0; segment < 5; segment++)
+            {
+                Write(device, segment, 0, Pattern(1, 4096));
+            }
+
+            Assert.Equal(5, pool.LiveFiles);
+            device.RemoveSegment(0);
+            Assert.Equal(0, pool.Count); // 4 in use: no room for a spare beside them
+            device.RemoveSegment(1);
+            device.RemoveSegment(2);
+            device.RemoveSegment(3);
+            Assert.Equal(3, pool.Count); // 1 in use + 3 spares
+            Assert.Equal(1, pool.LiveFiles);
+            Assert.Equal(["log.4", "log.spare.0", "log.spare.1", "log.spare.2"], Files());
+        }
+
+        // Reopened with a lower limit, the spares beyond it are deleted.
+        pool = new SparePool(maxSpares: 1, capacityFiles: 4);
+        using (OpenDevice(basePath, pool))
+        {
+            Assert.Equal(1, pool.Count);
+            Assert.Equal(["log.4", "log.spare.0"], Files());
+        }
+    }
+
+    [Fact]
     public unsafe void Device_WriteAfterDispose_ReportsAnErrorToItsCallbackInsteadOfThrowing()
     {
-        var device = OpenDevice(Path.Combine(Dir, "log"), spares: 1);
+        var device = OpenDevice(Path.Combine(Dir, "log"), new SparePool(maxSpares: 1, capacityFiles: 1024));
         device.Dispose();
         var memory = NativeMemory.AlignedAlloc(512, 512);
         try
@@ -258,9 +316,9 @@ public sealed class SegmentRecyclingTests : BufferTestBase
 
     private List<string> Files() => [.. Directory.GetFiles(Dir).Select(Path.GetFileName).Order(StringComparer.Ordinal).Select(f => f!)];
 
-    private static SegmentFileDevice OpenDevice(string basePath, int spares)
+    private static SegmentFileDevice OpenDevice(string basePath, SparePool pool)
     {
-        var device = new SegmentFileDevice(basePath, spares);
+        var device = new SegmentFileDevice(basePath, pool);
         device.Initialize(SegmentBytes, new LightEpoch());
         return device;
     }
