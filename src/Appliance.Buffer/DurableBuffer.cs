@@ -40,7 +40,7 @@ public sealed class DurableBuffer : IAsyncDisposable
     private DurableBuffer(BufferOptions options, BufferFormat format, ILoggerFactory loggerFactory, TimeProvider time, Func<LaneOptions, int, DurableBuffer, BufferLane> openLane)
     {
         Options = options;
-        Spares = new SparePool(options.SpareSegments, options.TotalBudgetBytes >> options.SegmentSizeBits);
+        Spares = SparePool.For(options);
         Incarnation = format.Incarnation;
         Time = time;
         _logger = loggerFactory.CreateLogger<DurableBuffer>();

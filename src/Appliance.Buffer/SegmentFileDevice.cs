@@ -199,19 +199,10 @@ internal sealed unsafe class SegmentFileDevice : StorageDeviceBase
                 RecycledSegments++;
             }
 
-            try
-            {
-                handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.WriteThrough);
-            }
-            catch when (!exists)
-            {
-                // The pool counted a new segment file that could not be made.
-                _pool.Forget();
-                throw;
-            }
-
+            handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.WriteThrough);
             if (!exists)
             {
+                _pool.Added();
                 // Renamed from a spare or created: the segment's name must survive a power cut as its O_SYNC data does.
                 FileSync.Directory(_directory);
             }

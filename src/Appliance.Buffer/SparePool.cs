@@ -55,9 +55,6 @@ internal sealed class SparePool
         }
     }
 
-    /// <summary>New segments that were a spare renamed instead of a new file, since the pool was made.</summary>
-    public long Recycled { get; private set; }
-
     /// <summary>
     /// Takes a device's files found at open: <paramref name="segments"/> segment files in use, and its spare files
     /// (oldest first). A spare beyond the limits (a lower setting than the one that kept it) is deleted.
@@ -82,16 +79,18 @@ internal sealed class SparePool
         }
     }
 
+    /// <summary>The pool for a buffer with <paramref name="options"/>: their spare limit, their budget in whole segments.</summary>
+    public static SparePool For(BufferOptions options) => new(options.SpareSegments, options.TotalBudgetBytes >> options.SegmentSizeBits);
+
     /// <summary>
-    /// Makes <paramref name="segmentPath"/> (which does not exist) a new segment file: the oldest spare renamed to it,
-    /// whichever lane's directory it is in, or nothing when there is none (the caller creates the file). True when a
-    /// spare was used. The caller syncs the segment's directory; a spare from another directory has that one synced here.
+    /// Renames the oldest spare, whichever lane's directory it is in, to <paramref name="segmentPath"/> (which does not
+    /// exist); false when there is none (the caller creates the file). The caller syncs the segment's directory and
+    /// reports the new file with <see cref="Added"/>; a spare from another directory has that one synced here.
     /// </summary>
     public bool TryTake(string segmentPath)
     {
         lock (_gate)
         {
-            _liveFiles++;
             while (_spares.TryDequeue(out var spare))
             {
                 try
@@ -110,7 +109,6 @@ internal sealed class SparePool
                     FileSync.Directory(from);
                 }
 
-                Recycled++;
                 return true;
             }
 
@@ -128,7 +126,7 @@ internal sealed class SparePool
             _liveFiles--;
             if (Fits())
             {
-                var spare = Path.Combine(Path.GetDirectoryName(segmentPath)!, Path.GetFileName(SpareBase(segmentPath)) + SpareInfix + _nextNumber.ToString(CultureInfo.InvariantCulture));
+                var spare = SpareBase(segmentPath) + SpareInfix + _nextNumber.ToString(CultureInfo.InvariantCulture);
                 File.Move(segmentPath, spare);
                 _nextNumber++;
                 _spares.Enqueue(spare);
@@ -140,12 +138,12 @@ internal sealed class SparePool
         }
     }
 
-    /// <summary>A segment file that was removed without passing through the pool (a device that could not rename it).</summary>
-    public void Forget()
+    /// <summary>A new segment file exists (a spare taken or a file created).</summary>
+    public void Added()
     {
         lock (_gate)
         {
-            _liveFiles--;
+            _liveFiles++;
         }
     }
 

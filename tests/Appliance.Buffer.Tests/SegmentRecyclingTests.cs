@@ -256,10 +256,6 @@ public sealed class SegmentRecyclingTests : BufferTestBase
             new(new Appliance.Core.Records.SourcePosition("sensors", 0, offset), 1_700_000_000_000 + offset, null, new byte[valueBytes], [], destinationTopic: null);
     }
 
-    /// <summary>
-    /// About 3 MiB appended and delivered (segments 0-2 become spares or are deleted), then about 2 MiB more that
-    /// stay buffered, written into recycled segments.
-    /// </summary>
     [Fact]
     public async Task Buffer_Disposed_ClosesEverySegmentFile()
     {
@@ -298,6 +294,10 @@ public sealed class SegmentRecyclingTests : BufferTestBase
         return open;
     }
 
+    /// <summary>
+    /// About 3 MiB appended and delivered (segments 0-2 become spares or are deleted), then about 2 MiB more that
+    /// stay buffered, written into recycled segments.
+    /// </summary>
     private static async Task LapAsync(DurableBuffer buffer)
     {
         var lane = buffer.Lane("critical");

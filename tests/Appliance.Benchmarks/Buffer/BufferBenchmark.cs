@@ -335,7 +335,7 @@ internal sealed class BufferBenchmark : IBenchmark
         EntryCodec.WriteRecord(encoded, new EdgeRecord(new SourcePosition("t", 0, 1), 1, null, new byte[payloadSize]), 1);
         var o = Options(dir, 1, 1);
         Directory.CreateDirectory(dir);
-        var device = new SegmentFileDevice(Path.Combine(dir, "log"), new SparePool(o.SpareSegments, o.TotalBudgetBytes >> o.SegmentSizeBits));
+        var device = new SegmentFileDevice(Path.Combine(dir, "log"), SparePool.For(o));
         var log = new FASTER.core.FasterLog(new FASTER.core.FasterLogSettings
         {
             LogDevice = device,
