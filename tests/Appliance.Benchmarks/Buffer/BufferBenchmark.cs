@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Appliance.Buffer;
 using Appliance.Core.Records;
+using Appliance.TestKit;
 
 namespace Appliance.Benchmarks.Buffer;
 
