@@ -23,7 +23,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
 {
     public string Name => "forwarder";
 
-    public string Description => "forwarder vs plain bridge (100 B, 1 KiB); backlog of the real exe: RSS, restart-to-draining, drain rate, critical latency [--n100 300000] [--n1k 60000] [--runs 2] [--backlog-mib 2048] [--malloc glibc|jemalloc|both] [--central-brokers 1: brokers of the central mock cluster, partition leaders spread over them] [--forwarder-dir DIR: a `dotnet publish` of the forwarder to run for the backlog part, e.g. ReadyToRun] (0 skips a part) [--alloc-types: bytes allocated per record by type in each window] [--forwarder-log FILE: the backlog's restarted forwarder's whole output, e.g. with APPLIANCE_Central__Kafka__debug=broker,eos set]";
+    public string Description => "forwarder vs plain bridge (100 B, 1 KiB); backlog of the real exe: RSS, restart-to-draining, drain rate, critical latency [--n100 300000] [--n1k 60000] [--runs 2] [--backlog-mib 2048] [--malloc glibc|jemalloc|both] [--central-brokers 1: brokers of the central mock cluster, partition leaders spread over them] [--forwarder-dir DIR: a `dotnet publish` of the forwarder to run for the backlog part, e.g. ReadyToRun] (0 skips a part) [--alloc-types: bytes allocated per record by type in each window] [--forwarder-log FILE: the backlog's restarted forwarder's whole output, e.g. with APPLIANCE_Central__Kafka__debug=broker,eos set] [--fresh: every steady-state run of every path with new topics, and the forwarder with a new buffer directory, as before 2026-12-04]";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
@@ -33,6 +33,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         var backlogMiB = BenchmarkArgs.Int(args, "--backlog-mib", 2048);
         var malloc = BenchmarkArgs.Value(args, "--malloc") ?? "glibc";
         var centralBrokers = BenchmarkArgs.Int(args, "--central-brokers", 1);
+        var fresh = args.Contains("--fresh");
         if (centralBrokers < 1)
         {
             Console.Error.WriteLine("--central-brokers: at least 1");
@@ -67,11 +68,27 @@ internal sealed class ForwarderBenchmark : IBenchmark
             // (1 KiB) records, and the JIT thread still took up to a sixth of the CPU of its 1 KiB window, because the
             // code run once per transaction or commit had not been called often enough to be recompiled.
             var sizes = new[] { (Size: 100, Count: n100), (Size: 1024, Count: n1k) }.Where(c => c.Count > 0).ToList();
+            // Each path's runs of one record size continue where its run before stopped, as services that run for weeks
+            // do: the same topics (each run appends its records), and for the forwarder the same site, checkpoint topic
+            // and buffer directory, so the warm-up leaves each path as it runs on a box (the mock's partitions reuse
+            // their memory, the buffer has spare segment files). --fresh: new ones for every run, as before 2026-12-04.
+            using var kept = new KeptPaths();
             foreach (var (size, count) in sizes)
             {
-                await WarmUpAsync($"{size} B, bridge", () => BridgeAsync(edge, central, size, count, provenance: false, cancellationToken));
-                await WarmUpAsync($"{size} B, bridge+h", () => BridgeAsync(edge, central, size, count, provenance: true, cancellationToken));
-                await WarmUpAsync($"{size} B, forwarder", () => ForwarderSteadyAsync(edge, central, size, count, cancellationToken));
+                foreach (var path in new[] { Bridge, BridgeH, Forwarder })
+                {
+                    kept[(size, path)] = fresh ? null : new PathState(edge, central, PartitionsFor(size, count), path);
+                }
+            }
+
+            Console.WriteLine(fresh
+                ? "every run of every path with new topics, the forwarder with a new buffer directory (--fresh)"
+                : "each path's runs of a record size continue in its topics (each run appends its records), the forwarder in one buffer directory, as after a restart");
+            foreach (var (size, count) in sizes)
+            {
+                await WarmUpAsync($"{size} B, bridge", () => BridgeAsync(edge, central, size, count, provenance: false, kept[(size, Bridge)], cancellationToken));
+                await WarmUpAsync($"{size} B, bridge+h", () => BridgeAsync(edge, central, size, count, provenance: true, kept[(size, BridgeH)], cancellationToken));
+                await WarmUpAsync($"{size} B, forwarder", () => ForwarderSteadyAsync(edge, central, size, count, kept[(size, Forwarder)], cancellationToken));
             }
 
             var ratios = sizes.ToDictionary(s => s.Size, _ => new List<double>());
@@ -79,9 +96,9 @@ internal sealed class ForwarderBenchmark : IBenchmark
             {
                 for (var run = 0; run < runs; run++)
                 {
-                    var bridge = await BridgeAsync(edge, central, size, count, provenance: false, cancellationToken);
-                    var bridgeH = await BridgeAsync(edge, central, size, count, provenance: true, cancellationToken);
-                    var fwd = await ForwarderSteadyAsync(edge, central, size, count, cancellationToken);
+                    var bridge = await BridgeAsync(edge, central, size, count, provenance: false, kept[(size, Bridge)], cancellationToken);
+                    var bridgeH = await BridgeAsync(edge, central, size, count, provenance: true, kept[(size, BridgeH)], cancellationToken);
+                    var fwd = await ForwarderSteadyAsync(edge, central, size, count, kept[(size, Forwarder)], cancellationToken);
                     ratios[size].Add(fwd.Rate / bridge.Rate);
                     Console.WriteLine($"value {size,5} B, {count} records, run {run + 1}: bridge {bridge.Rate,9:F0} rec/s | bridge+h {bridgeH.Rate,9:F0} rec/s | forwarder {fwd.Rate,9:F0} rec/s | ratio to bridge {fwd.Rate / bridge.Rate:F2}, to bridge+h {fwd.Rate / bridgeH.Rate:F2}");
                     Console.WriteLine($"    CPU per record, whole process: bridge {bridge.CpuMicros:F2} µs | bridge+h {bridgeH.CpuMicros:F2} µs | forwarder {fwd.CpuMicros:F2} µs | bridge / forwarder {bridge.CpuMicros / fwd.CpuMicros:F2}");
@@ -274,22 +291,24 @@ internal sealed class ForwarderBenchmark : IBenchmark
         }
     }
 
-    private static async Task<PathResult> BridgeAsync(MockKafkaCluster edge, MockKafkaCluster central, int size, int count, bool provenance, CancellationToken ct)
+    private static async Task<PathResult> BridgeAsync(MockKafkaCluster edge, MockKafkaCluster central, int size, int count, bool provenance, PathState? kept, CancellationToken ct)
     {
         var partitions = PartitionsFor(size, count);
-        // Names of the same lengths as the forwarder's run (ForwarderSteadyAsync): its site id, a source topic, and the
-        // destination the default template makes of them, so the provenance header of bridge+h has the very bytes
-        // the forwarder writes. (Until 2026-12-03 bridge+h used the site "bench" and a 23-character source topic:
-        // 10 bytes per record fewer than the forwarder's header.)
-        var siteId = Topic("bench").ToLowerInvariant();
-        var src = Topic("brg-src");
-        var dst = $"{siteId}.{src}";
-        edge.CreateTopic(src, partitions);
-        central.CreateTopic(dst, partitions);
+        // Names of the same lengths as the forwarder's (PathState): its site id, a source topic, and the destination
+        // the default template makes of them, so the provenance header of bridge+h has the very bytes the forwarder
+        // writes. (Until 2026-12-03 bridge+h used the site "bench" and a 23-character source topic: 10 bytes per
+        // record fewer than the forwarder's header.)
+        using var own = kept is null ? new PathState(edge, central, partitions, provenance ? BridgeH : Bridge) : null;
+        var state = kept ?? own!;
+        var siteId = state.Site;
+        var src = state.Source;
+        var dst = state.Destination;
+        var cc = KafkaTestHelpers.ConsumerConfig(edge.BootstrapServers, Topic("bridge"), IsolationLevel.ReadCommitted);
+        // The bridge continues after the records of its run before, as a bridge that runs for weeks would.
+        var starts = EndOffsets(cc, src, partitions);
         Load(edge, src, partitions, size, count);
         return await Task.Run(() =>
         {
-            var cc = KafkaTestHelpers.ConsumerConfig(edge.BootstrapServers, Topic("bridge"), IsolationLevel.ReadCommitted);
             var pc = KafkaTestHelpers.ProducerConfig(central.BootstrapServers);
             var site = System.Text.Encoding.UTF8.GetBytes(siteId);
             var lane = "bulk"u8.ToArray();
@@ -301,7 +320,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
             var sw = Stopwatch.StartNew();
             using var consumer = new ConsumerBuilder<byte[], byte[]>(cc).Build();
             using var producer = new ProducerBuilder<byte[], byte[]>(pc).Build();
-            consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(src, p, Offset.Beginning)));
+            consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(src, p, starts[p])));
             var acked = 0L;
             var read = 0;
             var cpu = default(CpuSample);
@@ -355,19 +374,15 @@ internal sealed class ForwarderBenchmark : IBenchmark
         }, ct);
     }
 
-    private static async Task<PathResult> ForwarderSteadyAsync(MockKafkaCluster edge, MockKafkaCluster central, int size, int count, CancellationToken ct)
+    private static async Task<PathResult> ForwarderSteadyAsync(MockKafkaCluster edge, MockKafkaCluster central, int size, int count, PathState? kept, CancellationToken ct)
     {
         var partitions = PartitionsFor(size, count);
-        var site = Topic("bench").ToLowerInvariant();
-        var src = Topic("fwd-src");
-        edge.CreateTopic(src, partitions);
-        central.CreateTopic($"{site}.{src}", partitions);
-        var cp = Topic("cp");
-        central.CreateTopic(cp, 1);
-        central.CreateTopic($"{site}._gaps", 1);
-        Load(edge, src, partitions, size, count);
-        using var dir = new TempDirectory("fwd-bench");
-        var config = WriteConfig(dir, site, edge.BootstrapServers, central.BootstrapServers, cp, [("bulk", src, 1)], 1L << 30);
+        using var own = kept is null ? new PathState(edge, central, partitions, Forwarder) : null;
+        var state = kept ?? own!;
+        // The forwarder resumes after the records of its run before, from its buffer's resume points.
+        Load(edge, state.Source, partitions, size, count);
+        var spares = state.SpareSegmentFiles();
+        var config = WriteConfig(state.Directory!, state.Site, edge.BootstrapServers, central.BootstrapServers, state.Checkpoints, [("bulk", state.Source, 1)], 1L << 30);
         // The window holds every record's whole path, ingest and drain, as the bridge's holds its consume and produce:
         // the edge cluster is down while the forwarder starts (buffer open, InitTransactions, checkpoints read), so
         // no record is taken before the drain can send. It comes up once the drain session is up; the window runs from
@@ -436,8 +451,15 @@ internal sealed class ForwarderBenchmark : IBenchmark
         var elapsed = (activity.LastDelivery ?? throw new InvalidOperationException("the forwarder delivered every record but recorded no commit")) - windowStart;
         var d = drain.DeliveryTimes;
         var window = new DrainTimes(d.Transactions - drainAtStart.Transactions, d.Reading - drainAtStart.Reading, d.Producing - drainAtStart.Producing, d.Committing - drainAtStart.Committing, d.Idle - drainAtStart.Idle);
-        Console.WriteLine($"    forwarder: start-up to the drain session {startup.TotalSeconds:F2} s (edge down); edge up to the first record ingested {edgeUp.TotalSeconds:F2} s ({ingestedAtStart} by then); then all ingested after {ingested.TotalSeconds:F2} s, all delivered after {elapsed.TotalSeconds:F2} s; drain in the window: {window}");
+        Console.WriteLine($"    forwarder: {spares} spare segment files at start; start-up to the drain session {startup.TotalSeconds:F2} s (edge down); edge up to the first record ingested {edgeUp.TotalSeconds:F2} s ({ingestedAtStart} by then); then all ingested after {ingested.TotalSeconds:F2} s, all delivered after {elapsed.TotalSeconds:F2} s; drain in the window: {window}");
         await host.StopAsync(ct);
+        // This run's records exactly, taken and sent once: nothing of the run before was taken or sent again (a path
+        // that continues in its topics and buffer must resume after them).
+        if (ingest.RecordsIngested != count || drain.RecordsDelivered != count)
+        {
+            throw new InvalidOperationException($"the forwarder took {ingest.RecordsIngested} and delivered {drain.RecordsDelivered} records, not the run's {count}");
+        }
+
         Console.WriteLine($"    forwarder CPU µs per record by thread: {cpu.ByThread(end, count)}");
         // The two phases of the window: while the ingest runs the two cores are shared by ingest and drain; after it,
         // the drain sends what it had not sent yet alone, one transaction after the other.
@@ -461,6 +483,72 @@ internal sealed class ForwarderBenchmark : IBenchmark
         return Stats.IntervalOfMedian(ratios) is { } i
             ? $"median's 95% interval {i.Low:F2}-{i.High:F2} (coverage {i.Coverage:P1}): target {target} {(i.Low >= target ? "met" : i.High < target ? "missed" : "not shown either way")}"
             : $"too few runs for a 95% interval of the median (6 or more: --runs)";
+    }
+
+    private const string Bridge = "bridge";
+    private const string BridgeH = "bridge+h";
+    private const string Forwarder = "forwarder";
+
+    /// <summary>The end offset of each partition of <paramref name="topic"/>: where the records appended next begin.</summary>
+    private static long[] EndOffsets(ConsumerConfig config, string topic, int partitions)
+    {
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
+        return [.. Enumerable.Range(0, partitions).Select(p => consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(10)).High.Value)];
+    }
+
+    /// <summary>
+    /// What one path keeps from one steady-state run to the next within a record size, as a service that runs for weeks
+    /// keeps it: its source and destination topics (each run appends its records to the source, and the path goes on
+    /// after the records of the run before), and for the forwarder its site id, checkpoint topic and buffer directory
+    /// (with the spare segment files the runs before left, their pages still cached). The site id and the source
+    /// topic's name have the same lengths for every path, so the provenance headers of bridge+h and the forwarder are
+    /// the same bytes.
+    /// </summary>
+    private sealed class PathState : IDisposable
+    {
+        public PathState(MockKafkaCluster edge, MockKafkaCluster central, int partitions, string path)
+        {
+            Source = Topic(path == Forwarder ? "fwd-src" : "brg-src");
+            Destination = $"{Site}.{Source}";
+            edge.CreateTopic(Source, partitions);
+            central.CreateTopic(Destination, partitions);
+            if (path == Forwarder)
+            {
+                Directory = new TempDirectory("fwd-bench");
+                central.CreateTopic(Checkpoints, 1);
+                central.CreateTopic($"{Site}._gaps", 1);
+            }
+        }
+
+        public string Site { get; } = Topic("bench").ToLowerInvariant();
+
+        public string Source { get; }
+
+        public string Destination { get; }
+
+        public string Checkpoints { get; } = Topic("cp");
+
+        /// <summary>The forwarder's buffer and configuration; null for a bridge.</summary>
+        public TempDirectory? Directory { get; }
+
+        /// <summary>Spare segment files in the forwarder's buffer now (docs/buffer.md, "Segment files").</summary>
+        public int SpareSegmentFiles() => Directory is not null && System.IO.Directory.Exists(Directory.Combine("buffer"))
+            ? System.IO.Directory.GetFiles(Directory.Combine("buffer"), "log.spare.*", SearchOption.AllDirectories).Length
+            : 0;
+
+        public void Dispose() => Directory?.Dispose();
+    }
+
+    /// <summary>The kept state by record size and path (null: new state for every run); disposes it.</summary>
+    private sealed class KeptPaths : Dictionary<(int Size, string Path), PathState?>, IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var state in Values)
+            {
+                state?.Dispose();
+            }
+        }
     }
 
     /// <summary>How often the benchmark looks at the forwarder's counters during a measured window.</summary>
