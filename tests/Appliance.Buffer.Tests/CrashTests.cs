@@ -136,7 +136,8 @@ public sealed class CrashTests(ITestOutputHelper output) : BufferTestBase
             var ackLines = 0;
             while (ackLines < ackTarget)
             {
-                Assert.True(lines.TryTake(out var line, deadline - DateTime.UtcNow), $"writer made no progress before the deadline; stderr: {(stderr.IsCompleted ? stderr.Result : "")}");
+                var left = deadline - DateTime.UtcNow;
+                Assert.True(lines.TryTake(out var line, left > TimeSpan.Zero ? left : TimeSpan.Zero), $"writer made no progress before the deadline; stderr: {(stderr.IsCompleted ? stderr.Result : "")}");
                 if (line is null)
                 {
                     break;

@@ -143,10 +143,18 @@ public static class KafkaTestHelpers
         consumer.Assign(PartitionsOf(adminConfig, topic, timeout - clock.Elapsed)
             .Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
 
-        while (results.Count < expectedCount && clock.Elapsed < timeout)
+        while (results.Count < expectedCount)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            // Computed once and checked: a wait that turned negative between a check and the call (this thread
+            // descheduled for a millisecond) would reach librdkafka as -1, which means wait forever (it did, in a
+            // fresh-clone run on 2026-12-04: a test waited 20 minutes on an empty topic).
             var wait = timeout - clock.Elapsed;
+            if (wait <= TimeSpan.Zero)
+            {
+                break;
+            }
+
             var result = consumer.Consume(wait < TimeSpan.FromMilliseconds(200) ? wait : TimeSpan.FromMilliseconds(200));
             if (result is { IsPartitionEOF: false, Message: not null })
             {

@@ -482,7 +482,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
         const double target = 0.8;
         return Stats.IntervalOfMedian(ratios) is { } i
             ? $"median's 95% interval {i.Low:F2}-{i.High:F2} (coverage {i.Coverage:P1}): target {target} {(i.Low >= target ? "met" : i.High < target ? "missed" : "not shown either way")}"
-            : $"too few runs for a 95% interval of the median (6 or more: --runs)";
+            : "too few runs for a 95% interval of the median (6 or more: --runs)";
     }
 
     private const string Bridge = "bridge";
