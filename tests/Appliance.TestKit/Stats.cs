@@ -31,7 +31,7 @@ public static class Stats
     {
         var sorted = values.Order().ToArray();
         var n = sorted.Length;
-        MedianInterval? widest = null;
+        MedianInterval? narrowest = null;
         for (var k = 1; k <= n / 2; k++)
         {
             var coverage = 1 - (2 * Binomial.CDF(0.5, n, k - 1));
@@ -40,10 +40,10 @@ public static class Stats
                 break;
             }
 
-            widest = new MedianInterval(sorted[k - 1], sorted[n - k], coverage);
+            narrowest = new MedianInterval(sorted[k - 1], sorted[n - k], coverage);
         }
 
-        return widest;
+        return narrowest;
     }
 }
 

@@ -303,9 +303,10 @@ internal sealed class ForwarderBenchmark : IBenchmark
         var siteId = state.Site;
         var src = state.Source;
         var dst = state.Destination;
-        var cc = KafkaTestHelpers.ConsumerConfig(edge.BootstrapServers, Topic("bridge"), IsolationLevel.ReadCommitted);
-        // The bridge continues after the records of its run before, as a bridge that runs for weeks would.
-        var starts = EndOffsets(cc, src, partitions);
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(KafkaTestHelpers.ConsumerConfig(edge.BootstrapServers, Topic("bridge"), IsolationLevel.ReadCommitted)).Build();
+        // The bridge continues after the records of its run before, as a bridge that runs for weeks would: from each
+        // partition's end before this run's records are loaded.
+        var starts = Enumerable.Range(0, partitions).Select(p => consumer.QueryWatermarkOffsets(new TopicPartition(src, p), TimeSpan.FromSeconds(10)).High).ToList();
         Load(edge, src, partitions, size, count);
         return await Task.Run(() =>
         {
@@ -318,7 +319,6 @@ internal sealed class ForwarderBenchmark : IBenchmark
             pc.DeliveryReportFields = "none";
             pc.QueueBufferingMaxMessages = 2_000_000;
             var sw = Stopwatch.StartNew();
-            using var consumer = new ConsumerBuilder<byte[], byte[]>(cc).Build();
             using var producer = new ProducerBuilder<byte[], byte[]>(pc).Build();
             consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(src, p, starts[p])));
             var acked = 0L;
@@ -477,7 +477,7 @@ internal sealed class ForwarderBenchmark : IBenchmark
     }
 
     /// <summary>The throughput target read from one record size's ratios: met when the median's 95% interval lies at 0.8 or above.</summary>
-    internal static string TargetVerdict(IReadOnlyCollection<double> ratios)
+    private static string TargetVerdict(IReadOnlyCollection<double> ratios)
     {
         const double target = 0.8;
         return Stats.IntervalOfMedian(ratios) is { } i
@@ -488,13 +488,6 @@ internal sealed class ForwarderBenchmark : IBenchmark
     private const string Bridge = "bridge";
     private const string BridgeH = "bridge+h";
     private const string Forwarder = "forwarder";
-
-    /// <summary>The end offset of each partition of <paramref name="topic"/>: where the records appended next begin.</summary>
-    private static long[] EndOffsets(ConsumerConfig config, string topic, int partitions)
-    {
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(config).Build();
-        return [.. Enumerable.Range(0, partitions).Select(p => consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(10)).High.Value)];
-    }
 
     /// <summary>
     /// What one path keeps from one steady-state run to the next within a record size, as a service that runs for weeks
